@@ -1,0 +1,94 @@
+"""Benchmark Algorithm 1: the vectorised ``region_support`` against the literal transcription.
+
+Runs on the 50 real NYU v2 label maps in ``../shared/data/nyu_v2_test_labels13/``,
+each paired with a smooth synthetic depth map (a tilted floor-like ramp, a slow
+wave, and a per-class offset so that classes sit at different depths).
+
+Both implementations run on one core (OpenCV threading off) in the same process,
+so the speed-up is a ratio measured under the same machine load.
+
+    python bench/region_support.py [--frames 50] [--reference-frames 2] [--size 480x640]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import statistics
+import sys
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from rsn_tf.region_support import paper_reference, region_support  # noqa: E402
+
+LABEL_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_v2_test_labels13")
+
+
+def smooth_depth(labels: np.ndarray) -> np.ndarray:
+    """A smooth, plausible indoor depth map in metres for a label map (0.5-10 m)."""
+    h, w = labels.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = 1.0 + 4.0 * (1.0 - yy / h)  # far at the top of the image, near at the bottom
+    wave = 0.5 * np.sin(xx / 50.0) * np.cos(yy / 70.0)
+    offset = 0.25 * (labels.astype(np.float32) % 7)
+    return np.clip(ramp + wave + offset, 0.5, 10.0).astype(np.float32)
+
+
+def load_frames(n: int, size: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    files = sorted(glob.glob(os.path.join(LABEL_DIR, "*.png")))[:n]
+    if not files:
+        raise SystemExit(f"no label maps found in {os.path.abspath(LABEL_DIR)}")
+    frames = []
+    for f in files:
+        labels = cv2.imread(f, cv2.IMREAD_UNCHANGED)
+        if labels.shape != size:
+            labels = cv2.resize(labels, size[::-1], interpolation=cv2.INTER_NEAREST)
+        frames.append((labels, smooth_depth(labels)))
+    return frames
+
+
+def time_per_frame(fn, frames, repeats: int) -> list[float]:
+    """Median-of-``repeats`` seconds for each frame."""
+    out = []
+    for labels, depth in frames:
+        runs = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(labels, depth)
+            runs.append(time.perf_counter() - t0)
+        out.append(statistics.median(runs))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=50, help="label maps to time the fast version on")
+    parser.add_argument("--reference-frames", type=int, default=2, help="frames to time the literal version on")
+    parser.add_argument("--size", default="480x640", help="HxW to resize the label maps to")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+    cv2.setNumThreads(1)  # one core, as the target says
+
+    frames = load_frames(args.frames, size)
+    fast = time_per_frame(region_support, frames, args.repeats)
+    ref_frames = frames[: args.reference_frames]
+    ref = time_per_frame(paper_reference, ref_frames, 1)
+    fast_same = fast[: len(ref_frames)]
+
+    regions = [region_support(*f).num_regions for f in frames]
+    fps = len(fast) / sum(fast)
+    print(f"frames: {len(frames)} real NYU v2 label maps at {size[0]}x{size[1]}, one core")
+    print(f"regions per frame: median {statistics.median(regions):.0f}, max {max(regions)}")
+    print(f"region_support (vectorised): {1e3 * statistics.median(fast):.2f} ms/frame median, "
+          f"{1e3 * max(fast):.2f} ms worst, {fps:.1f} frames/s")
+    print(f"paper_reference (literal):   {statistics.median(ref):.2f} s/frame median over {len(ref)} frame(s)")
+    print(f"speed-up on the same frames: {sum(ref) / sum(fast_same):.0f}x")
+
+
+if __name__ == "__main__":
+    main()
