@@ -268,9 +268,8 @@ def _connected_pieces(semantic: np.ndarray, valid: np.ndarray | None) -> np.ndar
         if valid is not None:
             mask &= valid
         # Label only the class's bounding box: most classes cover a small part of the frame.
-        rows = np.flatnonzero(mask.any(axis=1))
-        cols = np.flatnonzero(mask.any(axis=0))
-        box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
+        box = np.s_[y : y + h, x : x + w]
         n, lab = cv2.connectedComponents(mask[box].view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
         # Pieces of different classes are disjoint: write the shifted labels under this class only.
         np.add(lab, offset, out=pieces[box], where=mask[box])
