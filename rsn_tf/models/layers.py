@@ -1,0 +1,163 @@
+"""Building blocks of the two pyramid networks (Figure 2, Table 1).
+
+Every layer is small, registered for ``.keras`` serialisation, has ``get_config``
+and works for any input height and width (odd sizes included).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+__all__ = [
+    "ConvBNReLU",
+    "BasicBlock",
+    "PyramidPoolingUnit",
+    "CropToMatch",
+    "PAPER_PYRAMID_SCALES",
+]
+
+# The pyramid pooling scales of the paper (Section 3.1, Figure 2).
+PAPER_PYRAMID_SCALES: tuple[float, ...] = (1 / 2, 1 / 4, 1 / 8, 1 / 10, 1 / 20, 1 / 40, 1 / 80, 1 / 160)
+
+_PACKAGE = "rsn_tf"
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ConvBNReLU(keras.layers.Layer):
+    """Conv (no bias) -> BatchNorm -> ReLU: every conv of the paper except each module's last."""
+
+    def __init__(self, filters: int, kernel_size: int = 3, strides: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.conv = keras.layers.Conv2D(
+            filters, kernel_size, strides=strides, padding="same", use_bias=False,
+            kernel_initializer="he_normal", name="conv",
+        )
+        self.bn = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="bn")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        self.bn.build(self.conv.compute_output_shape(input_shape))
+        self.built = True
+
+    def call(self, x, training=None):
+        return tf.nn.relu(self.bn(self.conv(x), training=training))
+
+    def compute_output_shape(self, input_shape):
+        return self.conv.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BasicBlock(keras.layers.Layer):
+    """The ResNet BasicBlock: two 3x3 ConvBN, identity (or 1x1 projection) shortcut, ReLU."""
+
+    def __init__(self, filters: int, strides: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.strides = strides
+        self.conv1 = ConvBNReLU(filters, 3, strides, name="conv1")
+        self.conv2 = keras.layers.Conv2D(
+            filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name="conv2"
+        )
+        self.bn2 = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="bn2")
+        self.downsample = None
+        self.downsample_bn = None
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        self.conv1.build(input_shape)
+        mid_shape = self.conv1.compute_output_shape(input_shape)
+        self.conv2.build(mid_shape)
+        self.bn2.build(mid_shape)
+        if self.strides != 1 or in_channels != self.filters:
+            # A stride-s 1x1 'same' conv is x[:, ::s, ::s] followed by a stride-1 1x1 conv (same
+            # weights, same output, odd sizes included). The strided form's gradient corrupts
+            # the heap under oneDNN in TF 2.21 (crash "double free or corruption"), so the
+            # subsampling is done by slicing in call().
+            self.downsample = keras.layers.Conv2D(
+                self.filters, 1, use_bias=False, kernel_initializer="he_normal", name="downsample"
+            )
+            self.downsample_bn = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="downsample_bn")
+            self.downsample.build(input_shape)
+            self.downsample_bn.build(mid_shape)
+        self.built = True
+
+    def call(self, x, training=None):
+        y = self.bn2(self.conv2(self.conv1(x, training=training)), training=training)
+        shortcut = x
+        if self.downsample is not None:
+            if self.strides > 1:
+                shortcut = shortcut[:, :: self.strides, :: self.strides, :]
+            shortcut = self.downsample_bn(self.downsample(shortcut), training=training)
+        return tf.nn.relu(y + shortcut)
+
+    def compute_output_shape(self, input_shape):
+        return self.conv1.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "strides": self.strides}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PyramidPoolingUnit(keras.layers.Layer):
+    """The paper's pyramid pooling unit.
+
+    Average-pools the input to each scale (kernel = stride = round(1/scale), 'same'
+    padding that averages only real pixels, so any size works and the pooled map
+    is at least 1x1), applies one 1x1 ConvBNReLU per scale, resizes each result
+    back to the input size (bilinear) and concatenates them with the input.
+    Output channels: C + len(scales) * branch_filters.
+    """
+
+    def __init__(self, branch_filters: int, scales: Sequence[float] = PAPER_PYRAMID_SCALES, **kwargs):
+        super().__init__(**kwargs)
+        if not scales or any(not 0 < s <= 1 for s in scales):
+            raise ValueError(f"scales: expected fractions in (0, 1], got {tuple(scales)}")
+        self.branch_filters = int(branch_filters)
+        self.scales = tuple(float(s) for s in scales)
+        self.pool_sizes = tuple(max(1, int(round(1.0 / s))) for s in self.scales)
+        self.branches = [ConvBNReLU(self.branch_filters, 1, name=f"branch_{k}") for k in self.pool_sizes]
+
+    def build(self, input_shape):
+        for branch in self.branches:
+            branch.build(input_shape)
+        self.built = True
+
+    def call(self, x, training=None):
+        size = tf.shape(x)[1:3]
+        outputs = [x]
+        for k, branch in zip(self.pool_sizes, self.branches):
+            pooled = tf.nn.avg_pool2d(x, ksize=k, strides=k, padding="SAME") if k > 1 else x
+            y = branch(pooled, training=training)
+            outputs.append(tf.cast(tf.image.resize(y, size, method="bilinear"), x.dtype))
+        return tf.concat(outputs, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + len(self.scales) * self.branch_filters)
+
+    def get_config(self):
+        return {**super().get_config(), "branch_filters": self.branch_filters, "scales": list(self.scales)}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CropToMatch(keras.layers.Layer):
+    """Crop ``x`` to the spatial size of ``reference``.
+
+    A x2 transposed conv of a half-resolution map from an odd-sized input is one
+    pixel too large (ceil(97/2) * 2 = 98); cropping realigns it with the skip.
+    """
+
+    def call(self, x, reference):
+        size = tf.shape(reference)[1:3]
+        return x[:, : size[0], : size[1], :]
+
+    def compute_output_shape(self, x_shape, reference_shape):
+        return (x_shape[0], reference_shape[1], reference_shape[2], x_shape[-1])
