@@ -282,3 +282,55 @@ def test_generation_flops_are_dominated_by_the_trunk_estimate():
     c = cfg.channels(64)
     lower = 2 * 32 * 48 * (7 * 7 * 3 * c + 2 * 9 * c * c)  # stem + one BasicBlock at full resolution
     assert model_flops(gen, 32, 48) > lower
+
+
+# ------------------------------------------------------------------ ImageNet initialisation
+
+
+def torchvision_resnet34_state_dict(rng) -> dict[str, np.ndarray]:
+    """Random arrays with torchvision's ResNet34 state_dict keys and PyTorch shapes."""
+    sd = {"conv1.weight": rng.normal(size=(64, 3, 7, 7))}
+
+    def bn(prefix, c):
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            sd[f"{prefix}.{name}"] = rng.uniform(0.5, 1.5, size=(c,))
+
+    bn("bn1", 64)
+    cin = 64
+    for stage, (blocks, cout) in enumerate(zip((3, 4, 6, 3), (64, 128, 256, 512)), 1):
+        for b in range(blocks):
+            p = f"layer{stage}.{b}"
+            sd[f"{p}.conv1.weight"] = rng.normal(size=(cout, cin if b == 0 else cout, 3, 3))
+            bn(f"{p}.bn1", cout)
+            sd[f"{p}.conv2.weight"] = rng.normal(size=(cout, cout, 3, 3))
+            bn(f"{p}.bn2", cout)
+            if b == 0 and cin != cout:
+                sd[f"{p}.downsample.0.weight"] = rng.normal(size=(cout, cin, 1, 1))
+                bn(f"{p}.downsample.1", cout)
+        cin = cout
+    sd["fc.weight"] = rng.normal(size=(1000, 512))
+    return {k: v.astype(np.float32) for k, v in sd.items()}  # PyTorch weights are float32
+
+
+def test_resnet34_imagenet_weights_load_into_the_trunk(tmp_path, paper_model):
+    from rsn_tf.models.pretrained import load_resnet34_imagenet
+
+    sd = torchvision_resnet34_state_dict(np.random.default_rng(0))
+    path = tmp_path / "resnet34.npz"
+    np.savez(path, **sd)
+    gen = paper_model.generation
+    assigned = load_resnet34_imagenet(gen, path)
+    assert assigned == len(sd) - 1  # everything but fc
+    np.testing.assert_array_equal(gen.stem.conv.kernel.numpy(), np.transpose(sd["conv1.weight"], (2, 3, 1, 0)))
+    block = gen.trunk[3]  # layer2.0, the strided block with a projection shortcut
+    np.testing.assert_array_equal(block.downsample.kernel.numpy()[0, 0], sd["layer2.0.downsample.0.weight"][:, :, 0, 0].T)
+    np.testing.assert_allclose(block.bn2.moving_variance.numpy(), sd["layer2.0.bn2.running_var"], rtol=1e-6)
+
+    del sd["layer3.2.conv1.weight"]
+    np.savez(tmp_path / "broken.npz", **sd)
+    with pytest.raises(ValueError, match=r"broken.npz: missing key 'layer3.2.conv1.weight'"):
+        load_resnet34_imagenet(gen, tmp_path / "broken.npz")
+    tiny = GenerationModule(TEST_CONFIG)
+    tiny(images(1, 8, 8))
+    with pytest.raises(ValueError, match="paper"):
+        load_resnet34_imagenet(tiny, path)
