@@ -24,13 +24,18 @@ def count_flops(fn: Callable, input_specs: Sequence[tf.TensorSpec]) -> int:
     concrete = tf.function(fn).get_concrete_function(*input_specs)
     frozen = convert_variables_to_constants_v2(concrete)
     graph_def = frozen.graph.as_graph_def()
-    with tf.Graph().as_default() as graph:
-        tf.graph_util.import_graph_def(graph_def, name="")
-        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-        options["output"] = "none"
-        profile = tf.compat.v1.profiler.profile(
-            graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options
-        )
+    verbosity = tf.compat.v1.logging.get_verbosity()
+    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)  # the v1 profiler's deprecation notice
+    try:
+        with tf.Graph().as_default() as graph:
+            tf.graph_util.import_graph_def(graph_def, name="")
+            options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+            options["output"] = "none"
+            profile = tf.compat.v1.profiler.profile(
+                graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options
+            )
+    finally:
+        tf.compat.v1.logging.set_verbosity(verbosity)
     return int(profile.total_float_ops)
 
 
