@@ -334,3 +334,26 @@ def test_resnet34_imagenet_weights_load_into_the_trunk(tmp_path, paper_model):
     tiny(images(1, 8, 8))
     with pytest.raises(ValueError, match="paper"):
         load_resnet34_imagenet(tiny, path)
+
+
+def test_mixed_bfloat16_outputs_float32_close_to_float32_model():
+    from rsn_tf.runtime import inference_function, set_precision
+
+    x = images(1, 32, 48, seed=9)
+    reference = RegionSupportNetwork(TEST_CONFIG)
+    reference.build()
+    expected = reference(x, training=False)["depth"].numpy()
+    set_precision("mixed_bfloat16")
+    try:
+        model = RegionSupportNetwork(TEST_CONFIG)
+        model.build()
+        model.set_weights(reference.get_weights())
+        got = inference_function(model)(x)["depth"]
+        assert model.generation.stem.conv.compute_dtype == "bfloat16"
+    finally:
+        set_precision("float32")
+    assert got.dtype == tf.float32
+    relative = np.abs(got.numpy() - expected) / expected
+    assert np.mean(relative) < 0.03
+    with pytest.raises(ValueError, match="precision"):
+        set_precision("float8")
