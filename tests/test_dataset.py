@@ -1,0 +1,334 @@
+"""The nyu_region_support TFDS dataset: builder, NYU file layout, splits, bad input, loading elsewhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+import scipy.io
+import tensorflow_datasets as tfds
+
+from tfds_nyu import splits, synthetic
+from tfds_nyu.nyu_mat import NyuFormatError, NyuLabeledMat, V1_FILENAME, V2_FILENAME
+from tfds_nyu.nyu_region_support import Builder
+from tfds_nyu.nyu_region_support.nyu_region_support_dataset_builder import (
+    NyuRegionSupportConfig,
+    merge_class_names,
+)
+
+SHARED_SPLITS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_depth_v2_splits.mat")
+
+# Dummy data for the TFDS builder tests: small NYU-format files, generated once per session.
+DUMMY_DIR = tempfile.mkdtemp(prefix="nyu_dummy_")
+synthetic.generate(DUMMY_DIR, v2_frames=7, v1_frames=9, seed=3)
+
+
+def scenes_of(path: str) -> list[str]:
+    """Scene names read straight from the file with h5py (independent of the reader)."""
+    with h5py.File(path, "r") as f:
+        return [
+            "".join(map(chr, np.asarray(f[ref][()]).ravel()))
+            for ref in np.asarray(f["scenes"][()]).ravel()
+        ]
+
+
+def expected_counts(sources, rule) -> dict[str, int]:
+    if rule == "official":
+        mat = scipy.io.loadmat(os.path.join(DUMMY_DIR, "splits.mat"))
+        return {"train": mat["trainNdxs"].size, "test": mat["testNdxs"].size}
+    scenes = []
+    for s in sources:
+        scenes += scenes_of(os.path.join(DUMMY_DIR, V2_FILENAME if s == "v2" else V1_FILENAME))
+    is_test = splits.scene_aware_split(scenes)
+    return {"train": int((~is_test).sum()), "test": int(is_test.sum())}
+
+
+class _BuilderTest:
+    """Shared settings; a mixin, so that pytest does not collect it as a test case itself."""
+
+    DATASET_CLASS = Builder
+    EXAMPLE_DIR = DUMMY_DIR
+    SKIP_CHECKSUMS = True  # the NYU server is unreachable here: no checksums can be recorded
+
+
+class V2ConfigTest(_BuilderTest, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["v2"]
+    SPLITS = expected_counts(("v2",), "official")
+
+
+class V1ConfigTest(_BuilderTest, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["v1"]
+    SPLITS = expected_counts(("v1",), "scene_aware")
+
+
+class MergedConfigTest(_BuilderTest, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = ["merged"]
+    SPLITS = expected_counts(("v2", "v1"), "scene_aware")
+
+
+SMALL_SYNTHETIC = NyuRegionSupportConfig(
+    name="synthetic_small", description="the synthetic config at test size (12 frames)", sources=("v2", "v1"),
+    split_rule="scene_aware", synthetic_frames=(5, 7), synthetic_seed=11,
+)
+
+
+class SyntheticConfigTest(_BuilderTest, tfds.testing.DatasetBuilderTestCase):
+    BUILDER_CONFIG_NAMES_TO_TEST = [SMALL_SYNTHETIC]
+    SPLITS = {"train": 10, "test": 2}  # checked by hand below in test_synthetic_split_by_hand
+
+
+def test_synthetic_split_by_hand():
+    with tempfile.TemporaryDirectory() as d:
+        paths = synthetic.generate(d, 5, 7, seed=11)
+        scenes = scenes_of(str(paths["v2"])) + scenes_of(str(paths["v1"]))
+    # 12 frames; scenes with one frame go to test whole, others send max(1, round(n*p)) frames.
+    counts = {s: scenes.count(s) for s in dict.fromkeys(scenes)}
+    assert sum(counts.values()) == 12
+    is_test = splits.scene_aware_split(scenes)
+    assert int(is_test.sum()) == SyntheticConfigTest.SPLITS["test"], counts
+
+
+# ------------------------------------------------------------------ the NYU file layout
+
+
+def test_synthetic_files_have_the_exact_nyu_layout():
+    with h5py.File(os.path.join(DUMMY_DIR, V2_FILENAME), "r") as f:
+        assert {"#refs#", "#subsystem#", "accelData", "depths", "images", "instances", "labels", "names",
+                "namesToIds", "rawDepthFilenames", "rawDepths", "rawRgbFilenames", "sceneTypes",
+                "scenes"} == set(f.keys())
+        assert f["images"].shape == (7, 3, 640, 480) and f["images"].dtype == np.uint8
+        assert f["depths"].shape == (7, 640, 480) and f["depths"].dtype == np.float32
+        assert f["labels"].dtype == np.uint16 and f["instances"].dtype == np.uint8
+        assert f["names"].shape == (1, len(synthetic.V2_NAMES)) and f["names"].dtype == h5py.ref_dtype
+        ref = f["names"][0, 0]
+        assert f[ref][()].dtype == np.uint16 and f[ref].shape[1] == 1
+        assert f[ref][()].flatten().astype(np.uint16).tobytes().decode("utf-16-le") == synthetic.V2_NAMES[0]
+        assert f["images"].attrs["MATLAB_class"] == b"uint8"
+    with h5py.File(os.path.join(DUMMY_DIR, V1_FILENAME), "r") as f:
+        assert "instances" not in f and "sceneTypes" not in f and "rawRgbFilenames" not in f
+    with open(os.path.join(DUMMY_DIR, V2_FILENAME), "rb") as fh:
+        assert fh.read(19) == b"MATLAB 7.3 MAT-file"
+
+
+def test_reader_gives_hxw_frames_matching_a_direct_transposed_read():
+    with NyuLabeledMat(os.path.join(DUMMY_DIR, V2_FILENAME), "v2") as mat, \
+            h5py.File(os.path.join(DUMMY_DIR, V2_FILENAME), "r") as f:
+        frame = mat.frame(4)
+        np.testing.assert_array_equal(frame.image, f["images"][4].transpose(2, 1, 0))
+        np.testing.assert_array_equal(frame.depth, f["depths"][4].T)
+        assert frame.image.shape == (480, 640, 3) and frame.depth.shape == (480, 640)
+        assert 0.3 <= frame.depth.min() and frame.depth.max() <= 10.0
+        assert mat.names == list(synthetic.V2_NAMES)
+
+
+def test_synthetic_generation_is_deterministic(tmp_path):
+    a = synthetic.render(synthetic.make_scene(2, seed=5), pose=1, height=48, width=64)
+    b = synthetic.render(synthetic.make_scene(2, seed=5), pose=1, height=48, width=64)
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.depth, b.depth)
+    c = synthetic.render(synthetic.make_scene(2, seed=5), pose=2, height=48, width=64)
+    assert not np.array_equal(a.depth, c.depth)  # another pose of the same room
+
+
+def test_depth_is_camera_z_distance_for_a_frontal_wall():
+    # Looking straight at the far wall of an empty room: every pixel on that wall has the same z depth.
+    scene = synthetic.Scene("empty", "office", (4.0, 6.0, 3.0), (), (2.0, 3.0, 2.9), 0)
+    frame = synthetic.render(scene, 0, 48, 64)
+    assert frame.depth.max() <= 6.0 + 1e-3  # nothing is farther than the far wall along y
+
+
+def test_merge_class_names_by_name():
+    names, luts = merge_class_names({"v1": ["Wall", "floor", "blinds"], "v2": ["floor", "wall", "lamp"]})
+    assert names == ["unlabeled", "floor", "wall", "lamp", "blinds"]  # v2 ids are kept
+    np.testing.assert_array_equal(luts["v2"], [0, 1, 2, 3])
+    np.testing.assert_array_equal(luts["v1"], [0, 2, 1, 4])  # case-insensitive 'Wall' -> wall
+
+
+# ------------------------------------------------------------------ splits
+
+
+def test_real_official_split_file_is_parsed():
+    train, test = splits.read_official_split(SHARED_SPLITS, num_frames=1449)
+    assert len(train) == 795 and len(test) == 654
+    assert list(train[:5]) == [2, 3, 4, 5, 6] and list(test[:3]) == [0, 1, 8]  # 1-based 3.. and 1, 2, 9
+    assert np.union1d(train, test).size == 1449
+
+
+def test_split_file_errors_name_the_field(tmp_path):
+    bad = tmp_path / "splits.mat"
+    scipy.io.savemat(bad, {"trainNdxs": np.array([[1], [2]], np.uint16)})
+    with pytest.raises(ValueError, match="missing field 'testNdxs'"):
+        splits.read_official_split(bad)
+    scipy.io.savemat(bad, {"trainNdxs": np.array([[1], [2]]), "testNdxs": np.array([[2]])})
+    with pytest.raises(ValueError, match="overlap"):
+        splits.read_official_split(bad)
+    with pytest.raises(ValueError, match="refers to frame 2"):
+        splits.read_official_split(tmp_path / "splits.mat", num_frames=1)
+
+
+def test_scene_aware_split_rules():
+    scenes = ["a"] * 10 + ["b"] + ["c"] * 4 + ["d"] + ["e"] * 30
+    is_test = splits.scene_aware_split(scenes)
+    by_scene = {s: [t for t, name in zip(is_test, scenes) if name == s] for s in "abcde"}
+    assert all(by_scene["b"]) and all(by_scene["d"])  # single-frame scenes: test whole
+    for s in "ace":  # many frames: some test, some train
+        assert any(by_scene[s]) and not all(by_scene[s])
+    np.testing.assert_array_equal(is_test, splits.scene_aware_split(list(scenes)))  # deterministic
+
+
+def test_scene_aware_split_reproduces_the_papers_proportions_at_nyu_scale():
+    # 478 scenes over 3747 frames, as the paper's merge: it finds 3264 / 483 (12.9 % test).
+    rng = np.random.default_rng(0)
+    sizes = np.concatenate([rng.integers(1, 6, 420), rng.integers(20, 60, 58)])
+    sizes[-1] += 3747 - sizes.sum()
+    scenes = [f"s{i}" for i, n in enumerate(sizes) for _ in range(n)]
+    assert len(scenes) == 3747
+    test = int(splits.scene_aware_split(scenes).sum())
+    assert abs(test - 483) <= 5, test
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.fixture
+def small_v2(tmp_path):
+    paths = synthetic.generate(tmp_path / "src", v2_frames=3, v1_frames=0, size=(24, 32), seed=1)
+    return paths["v2"]
+
+
+def test_truncated_file_names_the_file(small_v2, tmp_path):
+    data = small_v2.read_bytes()
+    cut = tmp_path / V2_FILENAME
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(NyuFormatError, match=rf"{cut}.*(truncated|corrupt)"):
+        with NyuLabeledMat(cut, "v2", expected_size=None) as mat:
+            for frame in mat.frames():
+                pass
+
+
+def test_missing_field_and_wrong_shape_are_named(small_v2):
+    with h5py.File(small_v2, "a") as f:
+        del f["depths"]
+    with pytest.raises(NyuFormatError, match=r"missing field 'depths'"):
+        NyuLabeledMat(small_v2, "v2", expected_size=None)
+    with h5py.File(small_v2, "a") as f:
+        f.create_dataset("depths", data=np.ones((3, 30, 24), np.float32))
+    with pytest.raises(NyuFormatError, match=r"'depths' should have h5py shape \(3, 32, 24\).*got \(3, 30, 24\)"):
+        NyuLabeledMat(small_v2, "v2", expected_size=None)
+
+
+def test_wrong_size_and_wrong_version_are_named(small_v2, tmp_path):
+    with pytest.raises(NyuFormatError, match="24x32 frames, expected 480x640"):
+        NyuLabeledMat(small_v2, "v2")
+    with pytest.raises(NyuFormatError, match="this is an NYU Depth v2 file"):
+        NyuLabeledMat(small_v2, "v1", expected_size=None)
+    v5 = tmp_path / "v5.mat"
+    scipy.io.savemat(v5, {"images": np.zeros((2, 2))})
+    with pytest.raises(NyuFormatError, match="MATLAB 5.0"):
+        NyuLabeledMat(v5, "v2")
+
+
+def test_labels_beyond_the_class_table_are_named(small_v2):
+    with h5py.File(small_v2, "a") as f:
+        f["labels"][1, 0, 0] = 999
+    with NyuLabeledMat(small_v2, "v2", expected_size=None) as mat:
+        with pytest.raises(NyuFormatError, match=r"'labels' of frame 1 has class id 999"):
+            mat.frame(1)
+
+
+def _build(config: str, manual_dir, data_dir):
+    builder = Builder(config=config, data_dir=str(data_dir))
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
+    return builder
+
+
+def test_empty_manual_dir_is_a_clear_error(tmp_path):
+    (tmp_path / "manual").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"manual.* has no files"):
+        _build("v2", tmp_path / "manual", tmp_path / "data")
+
+
+def test_manual_dir_lacking_files_lists_them(tmp_path):
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    (manual / "readme.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"lacks \['nyu_depth_v2_labeled.mat', 'splits.mat'\]"):
+        _build("v2", manual, tmp_path / "data")
+
+
+def test_corrupt_file_leaves_no_dataset_that_looks_complete(tmp_path):
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    src = os.path.join(DUMMY_DIR, V2_FILENAME)
+    data = open(src, "rb").read()
+    (manual / V2_FILENAME).write_bytes(data[: len(data) // 3])
+    (manual / "splits.mat").write_bytes(open(os.path.join(DUMMY_DIR, "splits.mat"), "rb").read())
+    with pytest.raises(NyuFormatError, match=V2_FILENAME):
+        _build("v2", manual, tmp_path / "data")
+    assert not list((tmp_path / "data").rglob("dataset_info.json"))
+    assert not Builder(config="v2", data_dir=str(tmp_path / "data")).is_prepared()
+
+
+def test_frames_without_valid_depth_are_skipped_and_counted(tmp_path):
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    for name in (V2_FILENAME, "splits.mat"):
+        (manual / name).write_bytes(open(os.path.join(DUMMY_DIR, name), "rb").read())
+    with h5py.File(manual / V2_FILENAME, "a") as f:
+        f["depths"][2] = np.nan  # NaN depth is invalid: the whole frame has none
+        f["depths"][5, :100, :] = np.nan  # partly invalid: kept, with 0 where NaN was
+    builder = _build("v2", manual, tmp_path / "data")
+    counts = expected_counts(("v2",), "official")
+    total = sum(s.num_examples for s in builder.info.splits.values())
+    assert total == sum(counts.values()) - 1
+    assert sum(builder.info.metadata["skipped_frames"].values()) == 1
+    for ex in builder.as_dataset(split="train").concatenate(builder.as_dataset(split="test")):
+        depth = ex["depth"].numpy()
+        assert np.all(np.isfinite(depth))
+        if ex["key"].numpy() == b"v2_00005":
+            assert (depth[:, :100] == 0).all() and (ex["region_support"].numpy()[:, :100] == 0).all()
+
+
+# ------------------------------------------------------------------ loading elsewhere
+
+
+def test_loading_elsewhere_without_this_project(tmp_path):
+    data_dir = tmp_path / "data"
+    builder = _build("v2", DUMMY_DIR, data_dir)
+    counts = {k: v.num_examples for k, v in builder.info.splits.items()}
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        import tensorflow_datasets as tfds
+        b = tfds.builder_from_directory({str(data_dir / 'nyu_region_support' / 'v2' / '1.0.0')!r})
+        ex = next(iter(b.as_dataset(split="train")))
+        ds = tfds.load("nyu_region_support/v2", data_dir={str(data_dir)!r}, split="test")
+        names = b.info.metadata["class_names"] if b.info.metadata else None
+        print(json.dumps({{
+            "train": b.info.splits["train"].num_examples,
+            "test": sum(1 for _ in ds),
+            "keys": sorted(ex.keys()),
+            "region_support_shape": list(ex["region_support"].shape),
+            "class_names": names,
+            "imported_project": any(m.split(".")[0] in ("rsn_tf", "tfds_nyu") for m in sys.modules),
+        }}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["train"] == counts["train"] and out["test"] == counts["test"]
+    assert out["keys"] == ["depth", "image", "key", "label", "region_support", "regions", "scene", "source"]
+    assert out["region_support_shape"] == [480, 640]
+    assert out["class_names"][0] == "unlabeled" and "wall" in out["class_names"]
+    assert out["imported_project"] is False
