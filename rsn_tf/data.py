@@ -1,0 +1,161 @@
+"""The input pipeline: from the ``nyu_region_support`` TFDS dataset to training batches.
+
+Two stages:
+
+1. **Deterministic** (cacheable): decode, then resize every field to the model
+   resolution. The image uses area resampling; depth, labels, regions and region
+   support use nearest-neighbour on the same grid, so every kept pixel keeps its
+   own depth, semantic label, region id and region-support value (the region
+   support stays the mean depth of the pixel's full-resolution region).
+2. **Training augmentation** (random, after the cache):
+   * scale: zoom in by s in [1, scale_max] and crop back to the model size, dividing
+     depth and region support by s (Eigen et al. 2014: a closer camera sees a
+     bigger, nearer scene);
+   * horizontal flip, applied to the image and every target;
+   * colour jitter: brightness, contrast, saturation and a per-channel gain (image only).
+
+Batches are dicts: ``image`` float32 (B, H, W, 3) in [0, 255]; ``depth``,
+``region_support`` float32 (B, H, W, 1) metres (0 = invalid); ``regions`` and
+``label`` int32 (B, H, W, 1); ``key`` string (B,). Under ``tf.distribute`` pass the ``InputContext``
+from ``strategy.distribute_datasets_from_function``: each input pipeline then
+reads its own shard and batches the per-replica batch size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+__all__ = ["DataConfig", "DatasetNotBuiltError", "load_builder", "preprocess", "augment", "make_dataset"]
+
+AUTOTUNE = tf.data.AUTOTUNE
+TARGETS = ("depth", "region_support", "regions", "label")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """How examples become batches."""
+
+    height: int = 96
+    width: int = 128
+    batch_size: int = 8                  # global batch size
+    scale_max: float = 1.5               # training zoom range [1, scale_max]; 1 disables it
+    flip: bool = True
+    color_jitter: float = 0.2            # strength of brightness/contrast/saturation/gain jitter; 0 disables
+    cache: str = "memory"                # "" (none), "memory", or a file path prefix
+    shuffle_buffer: int = 512
+    seed: int | None = None
+
+
+class DatasetNotBuiltError(FileNotFoundError):
+    """The requested TFDS dataset is not prepared in ``data_dir``; the message says how to build it."""
+
+
+def load_builder(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
+    """The prepared builder for ``name`` (e.g. ``nyu_region_support/synthetic``)."""
+    import tfds_nyu.nyu_region_support  # noqa: F401  registers the builder
+
+    builder = tfds.builder(name, data_dir=data_dir)
+    if not builder.is_prepared():
+        config = name.split("/", 1)[1] if "/" in name else builder.builder_config.name
+        where = f" --data_dir={data_dir}" if data_dir else ""
+        manual = "" if config == "synthetic" else " --manual_dir=DIR_WITH_THE_NYU_MAT_FILES"
+        raise DatasetNotBuiltError(
+            f"The dataset {name} is not built in {builder.data_dir}. Build it with:\n"
+            f"  tfds build tfds_nyu/nyu_region_support --config={config}{where}{manual}\n"
+            "(train.py builds the synthetic config by itself when it is missing.)"
+        )
+    return builder
+
+
+def preprocess(example: dict, height: int, width: int) -> dict:
+    """Stage 1: decode and resize one TFDS example to (height, width). Deterministic."""
+    size = (height, width)
+    image = tf.image.resize(tf.cast(example["image"], tf.float32), size, method="area")
+    out = {"image": image, "key": example["key"]}
+    for key in TARGETS:
+        value = example[key]
+        if value.shape.rank == 2:
+            value = value[..., None]
+        out[key] = tf.image.resize(value, size, method="nearest")
+    out["regions"] = tf.cast(out["regions"], tf.int32)
+    out["label"] = tf.cast(out["label"], tf.int32)
+    out["depth"] = tf.cast(out["depth"], tf.float32)
+    out["region_support"] = tf.cast(out["region_support"], tf.float32)
+    return out
+
+
+def augment(example: dict, config: DataConfig, seed: tf.Tensor) -> dict:
+    """Stage 2: random scale + crop, flip and colour jitter, with one stateless seed per example."""
+    seeds = tf.random.experimental.stateless_split(seed, 8)
+    h, w = config.height, config.width
+    out = dict(example)
+    if config.scale_max > 1.0:
+        s = tf.random.stateless_uniform([], seeds[0], 1.0, config.scale_max)
+        big = (tf.cast(tf.math.ceil(h * s), tf.int32), tf.cast(tf.math.ceil(w * s), tf.int32))
+        top = tf.random.stateless_uniform([], seeds[1], 0, big[0] - h + 1, dtype=tf.int32)
+        left = tf.random.stateless_uniform([], seeds[2], 0, big[1] - w + 1, dtype=tf.int32)
+
+        def zoom(x, method):
+            return tf.image.resize(x, big, method=method)[top : top + h, left : left + w, :]
+
+        out["image"] = zoom(out["image"], "bilinear")
+        for key in TARGETS:
+            out[key] = zoom(out[key], "nearest")
+        out["depth"] = out["depth"] / s
+        out["region_support"] = out["region_support"] / s
+    if config.flip:
+        flip = tf.random.stateless_uniform([], seeds[3]) < 0.5
+        for key in ("image", *TARGETS):
+            out[key] = tf.cond(flip, lambda k=key: out[k][:, ::-1, :], lambda k=key: out[k])
+    if config.color_jitter > 0:
+        j = config.color_jitter
+        image = out["image"] / 255.0
+        image = tf.image.stateless_random_brightness(image, j * 0.5, seeds[4])
+        image = tf.image.stateless_random_contrast(image, 1 - j, 1 + j, seeds[5])
+        image = tf.image.stateless_random_saturation(image, 1 - j, 1 + j, seeds[6])
+        image = image * tf.random.stateless_uniform([1, 1, 3], seeds[7], 1 - j / 2, 1 + j / 2)
+        out["image"] = tf.clip_by_value(image, 0.0, 1.0) * 255.0
+    for key in ("image", *TARGETS):
+        out[key] = tf.ensure_shape(out[key], (h, w, out[key].shape[-1]))
+    return out
+
+
+def make_dataset(
+    builder: tfds.core.DatasetBuilder,
+    split: str,
+    config: DataConfig,
+    training: bool,
+    input_context: tf.distribute.InputContext | None = None,
+    repeat: bool | None = None,
+) -> tf.data.Dataset:
+    """Batches of ``split``. Training data is shuffled, augmented and repeated; evaluation is not."""
+    batch = config.batch_size
+    if input_context is not None:
+        batch = input_context.get_per_replica_batch_size(config.batch_size)
+        if input_context.num_input_pipelines > 1:
+            # Shard by example, not by file: a small split may have fewer files than pipelines.
+            split = tfds.even_splits(split, input_context.num_input_pipelines)[input_context.input_pipeline_id]
+    read_config = tfds.ReadConfig(shuffle_seed=config.seed, try_autocache=False)
+    ds = builder.as_dataset(split=split, shuffle_files=training, read_config=read_config)
+    ds = ds.map(lambda ex: preprocess(ex, config.height, config.width), num_parallel_calls=AUTOTUNE)
+    if config.cache == "memory":
+        ds = ds.cache()
+    elif config.cache:
+        ds = ds.cache(config.cache)
+    if repeat if repeat is not None else training:
+        ds = ds.repeat()
+    if training:
+        ds = ds.shuffle(config.shuffle_buffer, seed=config.seed)
+        seed = config.seed if config.seed is not None else 0
+        counter = tf.data.Dataset.counter()
+        ds = tf.data.Dataset.zip((ds, counter)).map(
+            lambda ex, i: augment(ex, config, tf.stack([tf.cast(seed, tf.int64), i])),
+            num_parallel_calls=AUTOTUNE,
+        )
+    ds = ds.batch(batch, drop_remainder=training)
+    options = tf.data.Options()
+    options.deterministic = not training or config.seed is not None
+    return ds.with_options(options).prefetch(AUTOTUNE)

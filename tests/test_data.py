@@ -1,0 +1,123 @@
+"""The input pipeline: resizing, augmentation that keeps targets consistent, sharding, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from rsn_tf.data import DataConfig, DatasetNotBuiltError, augment, load_builder, make_dataset, preprocess
+from tfds_nyu import synthetic
+from tfds_nyu.nyu_region_support import Builder
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline")
+    synthetic.generate(root / "manual", v2_frames=6, v1_frames=8, seed=4)
+    builder = Builder(config="merged", data_dir=str(root / "data"))
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root / "manual")))
+    return builder
+
+
+def example(h=12, w=16):
+    rng = np.random.default_rng(0)
+    return {
+        "image": tf.constant(rng.uniform(0, 255, (h, w, 3)).astype(np.float32)),
+        "depth": tf.constant(np.full((h, w, 1), 4.0, np.float32)),
+        "region_support": tf.constant(np.full((h, w, 1), 4.0, np.float32)),
+        "regions": tf.constant(np.arange(h * w, dtype=np.int32).reshape(h, w, 1)),
+        "label": tf.constant((np.arange(h * w, dtype=np.int32) % 7).reshape(h, w, 1)),
+        "key": tf.constant("k"),
+    }
+
+
+def test_preprocess_resizes_targets_with_nearest_neighbour(built):
+    raw = next(iter(built.as_dataset(split="train")))
+    out = preprocess(raw, 48, 64)
+    assert out["image"].shape == (48, 64, 3) and out["depth"].shape == (48, 64, 1)
+    assert out["regions"].dtype == tf.int32 and out["label"].dtype == tf.int32
+    # Nearest-neighbour: every value after resizing existed before (no blending across regions).
+    assert set(np.unique(out["regions"])) <= set(np.unique(raw["regions"]))
+    assert set(np.unique(out["region_support"])) <= set(np.unique(raw["region_support"]))
+    assert set(np.unique(out["depth"])) <= set(np.unique(raw["depth"]))
+    # Each pixel's region support is the one of its region (same grid for both).
+    r, rs = out["regions"].numpy().ravel(), out["region_support"].numpy().ravel()
+    for region in np.unique(r)[:20]:
+        assert np.unique(rs[r == region]).size == 1
+
+
+def test_flip_is_applied_to_the_image_and_every_target():
+    x = example()
+    config = DataConfig(height=12, width=16, scale_max=1.0, color_jitter=0.0, flip=True)
+    flipped_any = kept_any = False
+    for i in range(8):
+        out = augment(x, config, tf.constant([1, i], tf.int64))
+        is_flipped = [np.array_equal(out[k], x[k].numpy()[:, ::-1]) for k in ("image", "depth", "regions", "label")]
+        is_same = [np.array_equal(out[k], x[k]) for k in ("image", "regions", "label")]
+        assert all(is_flipped) or (all(is_same) and not is_flipped[0])
+        flipped_any |= all(is_flipped)
+        kept_any |= all(is_same)
+    assert flipped_any and kept_any
+
+
+def test_scale_divides_depth_and_region_support_by_the_zoom():
+    x = example()
+    config = DataConfig(height=12, width=16, scale_max=1.5, color_jitter=0.0, flip=False)
+    zooms = set()
+    for i in range(6):
+        out = augment(x, config, tf.constant([2, i], tf.int64))
+        depth = out["depth"].numpy()
+        assert np.unique(depth).size == 1 and 4.0 / 1.5 - 1e-5 <= depth[0, 0, 0] <= 4.0
+        np.testing.assert_array_equal(depth, out["region_support"].numpy())
+        zooms.add(round(4.0 / float(depth[0, 0, 0]), 4))
+        # Zooming shows fewer, larger regions: ids are a subset, each covering >= 1 pixel.
+        assert set(np.unique(out["regions"])) <= set(range(12 * 16))
+    assert len(zooms) > 1
+
+
+def test_color_jitter_changes_only_the_image():
+    x = example()
+    config = DataConfig(height=12, width=16, scale_max=1.0, flip=False, color_jitter=0.3)
+    out = augment(x, config, tf.constant([3, 0], tf.int64))
+    assert not np.allclose(out["image"], x["image"])
+    assert 0.0 <= float(tf.reduce_min(out["image"])) and float(tf.reduce_max(out["image"])) <= 255.0
+    for k in ("depth", "region_support", "regions", "label"):
+        np.testing.assert_array_equal(out[k], x[k])
+
+
+def test_evaluation_is_deterministic_and_complete(built):
+    config = DataConfig(height=24, width=32, batch_size=4)
+    first = [b["key"].numpy().tolist() for b in make_dataset(built, "test", config, training=False)]
+    second = [b["key"].numpy().tolist() for b in make_dataset(built, "test", config, training=False)]
+    assert first == second
+    assert sum(len(b) for b in first) == built.info.splits["test"].num_examples
+
+
+def test_training_batches_have_the_documented_shapes(built):
+    config = DataConfig(height=24, width=32, batch_size=4, seed=1)
+    batch = next(iter(make_dataset(built, "train", config, training=True)))
+    assert batch["image"].shape == (4, 24, 32, 3) and batch["image"].dtype == tf.float32
+    for k in ("depth", "region_support"):
+        assert batch[k].shape == (4, 24, 32, 1) and batch[k].dtype == tf.float32
+    for k in ("regions", "label"):
+        assert batch[k].shape == (4, 24, 32, 1) and batch[k].dtype == tf.int32
+
+
+def test_input_pipelines_read_disjoint_shards(built):
+    config = DataConfig(height=24, width=32, batch_size=4, cache="")
+    keys = []
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline, num_replicas_in_sync=2)
+        ds = make_dataset(built, "train", config, training=False, input_context=context)
+        batches = list(ds)
+        assert max(len(b["key"]) for b in batches) == 2  # per-replica batch = 4 / 2
+        keys.append({k for b in batches for k in b["key"].numpy().tolist()})
+    assert not keys[0] & keys[1]
+    assert len(keys[0] | keys[1]) == built.info.splits["train"].num_examples
+
+
+def test_missing_dataset_says_how_to_build_it(tmp_path):
+    with pytest.raises(DatasetNotBuiltError, match=r"tfds build tfds_nyu/nyu_region_support --config=synthetic"):
+        load_builder("nyu_region_support/synthetic", data_dir=str(tmp_path))
