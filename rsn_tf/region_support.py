@@ -94,7 +94,7 @@ class RegionSupportTargets:
     region_support: np.ndarray
     """float32 (H, W): mean depth of each pixel's final region ``R``; 0 = invalid."""
     pieces: np.ndarray
-    """int32 (H, W): step-1 pieces (connected parts of each class) before depth binning."""
+    """intp (H, W): step-1 pieces (connected parts of each class) before depth binning; 0 = invalid."""
     var: float
     """The depth bin width, (max(D) - min(D)) / 10 over valid pixels."""
 
@@ -146,9 +146,13 @@ def _check_inputs(semantic: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, 
         )
     if semantic.size and semantic.min() < 0:
         raise ValueError(f"semantic: class ids must be >= 0 (0 = unlabelled), found {semantic.min()}")
-    with np.errstate(invalid="ignore"):
-        negative = np.isfinite(depth) & (depth < 0)
-    if negative.any():
+    lowest = depth.min() if depth.size else 0.0
+    if np.isnan(lowest) or lowest < 0:  # min() is NaN when any NaN is present: look closer
+        with np.errstate(invalid="ignore"):
+            negative = np.isfinite(depth) & (depth < 0)
+    else:
+        negative = None
+    if negative is not None and negative.any():
         r, c = np.argwhere(negative)[0]
         raise ValueError(
             f"depth: {int(negative.sum())} negative value(s), first at (row {r}, col {c}) = "
@@ -178,18 +182,18 @@ def region_support(semantic: np.ndarray, depth: np.ndarray) -> RegionSupportTarg
     valid = _valid_depth_mask(depth)
     if not valid.any():
         zeros_i = np.zeros(shape, np.int32)
-        return RegionSupportTargets(zeros_i, np.zeros(shape, np.float32), zeros_i.copy(), 0.0)
+        return RegionSupportTargets(zeros_i, np.zeros(shape, np.float32), np.zeros(shape, np.intp), 0.0)
 
     all_valid = bool(valid.all())
     pieces = _connected_pieces(semantic, None if all_valid else valid)
     # Work on the flat list of valid pixels; skip the boolean gather when all are valid.
     # Indices are intp because numpy converts any other index dtype on every gather.
     if all_valid:
-        piece_of = pieces.ravel().astype(np.intp)
+        piece_of = pieces.ravel()
         d = np.ascontiguousarray(depth, dtype=np.float32).ravel()
     else:
         flat_valid = valid.ravel()
-        piece_of = pieces.ravel()[flat_valid].astype(np.intp)
+        piece_of = pieces.ravel()[flat_valid]
         d = depth.ravel()[flat_valid].astype(np.float32)
     num_pieces = int(piece_of.max())
     var = (float(d.max()) - float(d.min())) / 10.0
@@ -222,7 +226,7 @@ def region_support(semantic: np.ndarray, depth: np.ndarray) -> RegionSupportTarg
         np.subtract(d, rel, out=rel)
         rel *= np.take(scale, piece_of)
         cell = rel.astype(np.intp)  # rel >= 0, so truncation is floor
-        cell += np.take(np.arange(num_pieces + 1) * columns, piece_of)
+        cell += piece_of * columns
 
     cells = _CellStats.of(cell, d, num_pieces + 1, columns, need_range=bool(cut.any()))
     fold = np.minimum(np.arange(columns)[None, :], (nbins - 1)[:, None])  # (P+1, columns) -> bin
@@ -259,9 +263,10 @@ def _connected_pieces(semantic: np.ndarray, valid: np.ndarray | None) -> np.ndar
 
     Pieces are numbered in ascending class order (unlabelled 0 first), then in
     OpenCV's scan order within a class, so the numbering is deterministic.
-    ``valid=None`` means every pixel is valid.
+    ``valid=None`` means every pixel is valid. Ids are intp: every later gather
+    and scatter indexes with them, and numpy converts any other index dtype each time.
     """
-    pieces = np.zeros(semantic.shape, np.int32)
+    pieces = np.zeros(semantic.shape, np.intp)
     offset = 0
     for c in _present_classes(semantic, valid):
         mask = semantic == c

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rsn_tf.models.layers import BasicBlock, ConvBNReLU, CropToMatch, PyramidPoolingUnit
+from rsn_tf.models.layers import BasicBlock, ConvBNReLU, CropToMatch, PyramidPoolingUnit, batch_norm
 from rsn_tf.models.presets import RSNConfig
 
 __all__ = ["GenerationModule", "normalize_image", "IMAGENET_MEAN", "IMAGENET_STD"]
@@ -78,7 +78,7 @@ class GenerationModule(keras.Model):
         self.up = keras.layers.Conv2DTranspose(
             c(64), 3, strides=2, padding="same", use_bias=False, kernel_initializer="he_normal", name="up"
         )
-        self.up_bn = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="up_bn")
+        self.up_bn = batch_norm(name="up_bn")
         self.crop = CropToMatch(name="crop")
         self.full_convs = [
             ConvBNReLU(c(ch), name=f"conv{26 + i}") for i, ch in enumerate((128, 64, 64, 32))

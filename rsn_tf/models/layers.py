@@ -13,6 +13,7 @@ import tensorflow as tf
 
 __all__ = [
     "ConvBNReLU",
+    "batch_norm",
     "BasicBlock",
     "PyramidPoolingUnit",
     "CropToMatch",
@@ -23,6 +24,16 @@ __all__ = [
 PAPER_PYRAMID_SCALES: tuple[float, ...] = (1 / 2, 1 / 4, 1 / 8, 1 / 10, 1 / 20, 1 / 40, 1 / 80, 1 / 160)
 
 _PACKAGE = "rsn_tf"
+
+
+def batch_norm(name: str) -> keras.layers.BatchNormalization:
+    """BatchNorm with statistics synchronised across replicas.
+
+    Under MirroredStrategy or MultiWorkerMirroredStrategy every replica then normalises
+    with the global batch's statistics, so N replicas train exactly like one device
+    with the same global batch (a test checks this). On one device it is plain BN.
+    """
+    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True, name=name)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -38,7 +49,7 @@ class ConvBNReLU(keras.layers.Layer):
             filters, kernel_size, strides=strides, padding="same", use_bias=False,
             kernel_initializer="he_normal", name="conv",
         )
-        self.bn = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="bn")
+        self.bn = batch_norm(name="bn")
 
     def build(self, input_shape):
         self.conv.build(input_shape)
@@ -67,7 +78,7 @@ class BasicBlock(keras.layers.Layer):
         self.conv2 = keras.layers.Conv2D(
             filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name="conv2"
         )
-        self.bn2 = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="bn2")
+        self.bn2 = batch_norm(name="bn2")
         self.downsample = None
         self.downsample_bn = None
 
@@ -85,7 +96,7 @@ class BasicBlock(keras.layers.Layer):
             self.downsample = keras.layers.Conv2D(
                 self.filters, 1, use_bias=False, kernel_initializer="he_normal", name="downsample"
             )
-            self.downsample_bn = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="downsample_bn")
+            self.downsample_bn = batch_norm(name="downsample_bn")
             self.downsample.build(input_shape)
             self.downsample_bn.build(mid_shape)
         self.built = True

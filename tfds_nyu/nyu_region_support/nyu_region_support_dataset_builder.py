@@ -18,10 +18,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from unittest import mock
+
 import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
+from tensorflow_datasets.core import shuffle as tfds_shuffle
 
 from rsn_tf.region_support import region_support
 from tfds_nyu import nyu_mat, splits, synthetic
@@ -34,6 +37,10 @@ URLS = {
 FILENAMES = {"v2": nyu_mat.V2_FILENAME, "v1": nyu_mat.V1_FILENAME, "splits": nyu_mat.SPLITS_FILENAME}
 HEIGHT, WIDTH = 480, 640
 UNLABELED = "unlabeled"
+# TFDS keeps up to 1 GB of serialized examples per split in memory before spilling to disk.
+# An NYU example is ~2 MB, so that alone nears the 2 GB budget of a build; 256 MB keeps the
+# peak RSS of a build far below it whatever the file size (see BENCHMARKS.md).
+SHUFFLE_MEMORY_BYTES = 256 << 20
 
 _CITATION = """
 @inproceedings{Silberman:ECCV12,
@@ -126,6 +133,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             citation=_CITATION,
             metadata=tfds.core.MetadataDict(),
         )
+
+    def _download_and_prepare(self, dl_manager, download_config):
+        with mock.patch.object(tfds_shuffle, "MAX_MEM_BUFFER_SIZE", SHUFFLE_MEMORY_BYTES):
+            return super()._download_and_prepare(dl_manager, download_config)
 
     # ------------------------------------------------------------------ files
 

@@ -1,0 +1,1 @@
+"""The trainer: the paper's 5-stage schedule on tf.distribute (see train.py)."""

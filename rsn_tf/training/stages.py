@@ -1,0 +1,72 @@
+"""The paper's training schedule (Section 3.3) as data: one ``StageSpec`` per stage.
+
+Each stage says which switches the network needs, which loss it minimises, which
+earlier stages' weights initialise which module, and which Table 3 rows it maps to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["StageSpec", "STAGES", "STAGE_ORDER", "ALL", "get_stage"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSpec:
+    name: str
+    summary: str
+    loss: str                               # "region" (Lr), "iterative" (Li) or "combined" (Lc)
+    generation_only: bool = False
+    teacher_forcing: bool = False
+    freeze_generation: bool = False
+    freeze_refinement: bool = False
+    # Module -> earlier stages to take its weights from, most preferred first.
+    init: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    table3_rows: tuple[str, ...] = ()
+
+
+STAGE_ORDER = ("generation", "refinement", "refine_frozen_generation", "generation_frozen_refinement", "joint")
+ALL = "all"
+
+STAGES: dict[str, StageSpec] = {
+    "generation": StageSpec(
+        "generation", "pre-train the generation module on the region-support target with Lr "
+        "(linear for the first --linear_epochs epochs, then log)",
+        loss="region", generation_only=True,
+        table3_rows=("Baseline1: generation for region support",),
+    ),
+    "refinement": StageSpec(
+        "refinement", "pre-train the refinement module with Li on ground-truth region support",
+        loss="iterative", teacher_forcing=True,
+        table3_rows=("Refinement module with ground truth",),
+    ),
+    "refine_frozen_generation": StageSpec(
+        "refine_frozen_generation", "freeze generation; train refinement with Li on generated region support",
+        loss="iterative", freeze_generation=True,
+        init=(("generation", ("generation",)), ("refinement", ("refinement",))),
+        table3_rows=("RSN: freeze generation", "Baseline3 (before this stage's training)"),
+    ),
+    "generation_frozen_refinement": StageSpec(
+        "generation_frozen_refinement", "freeze refinement; train generation through it with Li",
+        loss="iterative", freeze_refinement=True,
+        init=(("generation", ("refine_frozen_generation", "generation")),
+              ("refinement", ("refine_frozen_generation", "refinement"))),
+        table3_rows=("RSN: freeze refinement",),
+    ),
+    "joint": StageSpec(
+        "joint", "train both modules end to end with Lc = 0.3 Lr + 0.7 Li",
+        loss="combined",
+        init=(("generation", ("generation_frozen_refinement", "refine_frozen_generation", "generation")),
+              ("refinement", ("generation_frozen_refinement", "refine_frozen_generation", "refinement"))),
+        table3_rows=("RSN: end-to-end",),
+    ),
+}
+
+
+def get_stage(name: str) -> StageSpec:
+    if name not in STAGES:
+        raise ValueError(
+            f"--stage={name!r} is not a stage. Choose one of: {', '.join(STAGE_ORDER)}, or '{ALL}' "
+            "to run the five in order."
+        )
+    return STAGES[name]

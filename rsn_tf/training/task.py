@@ -1,0 +1,139 @@
+"""The training task: what to build, what to minimise, one step. The trainer stays thin.
+
+Mirrors TF Model Garden's task: ``build_model``, ``build_inputs``, ``build_optimizer``,
+``build_losses``, ``train_step`` and ``validation_step``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from rsn_tf.data import DataConfig, make_dataset
+from rsn_tf.losses import LossConfig, combined_loss, iterative_loss, region_loss
+from rsn_tf.models import RegionSupportNetwork, get_preset
+from rsn_tf.training.config import TrainConfig
+from rsn_tf.training.stages import StageSpec
+
+__all__ = ["RSNTask"]
+
+
+class RSNTask:
+    """One training stage of the Region Support Network."""
+
+    def __init__(self, config: TrainConfig, stage: StageSpec):
+        self.config = config
+        self.stage = stage
+        self.model_config = get_preset(config.preset)
+        self.loss_config = LossConfig()
+
+    # ------------------------------------------------------------------ build
+    def build_model(self) -> RegionSupportNetwork:
+        model = RegionSupportNetwork(
+            self.model_config,
+            generation_only=self.stage.generation_only,
+            teacher_forcing=self.stage.teacher_forcing,
+        )
+        model.build()
+        model.freeze_generation(self.stage.freeze_generation)
+        model.freeze_refinement(self.stage.freeze_refinement)
+        return model
+
+    def data_config(self) -> DataConfig:
+        return DataConfig(
+            height=self.model_config.height,
+            width=self.model_config.width,
+            batch_size=self.config.batch_size,
+            seed=self.config.seed,
+        )
+
+    def build_inputs(
+        self,
+        builder: tfds.core.DatasetBuilder,
+        split: str,
+        training: bool,
+        input_context: tf.distribute.InputContext | None = None,
+    ) -> tf.data.Dataset:
+        return make_dataset(builder, split, self.data_config(), training, input_context)
+
+    def build_optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+        opt = self.config.optimizer
+        lr: float | keras.optimizers.schedules.LearningRateSchedule = opt.learning_rate
+        total = max(1, steps_per_epoch * self.config.epochs)
+        if opt.schedule == "cosine":
+            lr = keras.optimizers.schedules.CosineDecay(opt.learning_rate, total)
+        elif opt.schedule == "step":
+            every = max(1, steps_per_epoch * opt.step_every_epochs)
+            boundaries = list(range(every, total, every))
+            lr = keras.optimizers.schedules.PiecewiseConstantDecay(
+                boundaries, [opt.learning_rate * 0.1**i for i in range(len(boundaries) + 1)]
+            )
+        elif opt.schedule != "constant":
+            raise ValueError(f"--lr_schedule={opt.schedule!r}: expected constant, cosine or step")
+        kwargs = {"clipnorm": opt.clipnorm} if opt.clipnorm else {}
+        if opt.name == "sgd":
+            return keras.optimizers.SGD(lr, **kwargs)
+        if opt.name == "momentum":
+            return keras.optimizers.SGD(lr, momentum=opt.momentum, **kwargs)
+        if opt.name == "adam":
+            return keras.optimizers.Adam(lr, **kwargs)
+        raise ValueError(f"--optimizer={opt.name!r}: expected sgd, momentum or adam")
+
+    # ------------------------------------------------------------------ losses
+    @staticmethod
+    def model_inputs(batch: dict) -> dict:
+        return {"image": batch["image"], "region_support": batch["region_support"], "label": batch["label"]}
+
+    def build_losses(self, batch: dict, outputs: dict, log_mode: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Per-example loss terms, shape (B,); ``total`` is what the stage minimises.
+
+        ``log_mode`` (a boolean scalar) picks the log variant of Lr in the generation
+        stage; the paper runs the linear variant for 17 epochs first.
+        """
+        regions = batch["regions"]
+        if self.stage.loss == "region":
+            linear = region_loss(batch["region_support"], outputs["region_support"], regions, "linear")
+            log = region_loss(batch["region_support"], outputs["region_support"], regions, "log")
+            lr = tf.where(log_mode, log, linear)
+            return {"total": lr, "region": lr}
+        if self.stage.loss == "iterative":
+            li = iterative_loss(
+                batch["depth"], outputs["depth_iterations"], regions,
+                self.loss_config.iteration_weights, self.loss_config.region_mode,
+            )
+            return {"total": li, "iterative": li}
+        terms = combined_loss(
+            batch["region_support"], outputs["region_support"], batch["depth"],
+            outputs["depth_iterations"], regions, self.loss_config,
+        )
+        return terms
+
+    def log_mode(self, epoch: int) -> bool:
+        return self.stage.loss != "region" or epoch >= self.config.linear_epochs
+
+    # ------------------------------------------------------------------ steps
+    def train_step(self, batch, model, optimizer, log_mode, nan_now) -> dict[str, tf.Tensor]:
+        """One replica's step. Losses are averaged against the global batch size."""
+        global_batch = self.config.batch_size
+        with tf.GradientTape() as tape:
+            outputs = model(self.model_inputs(batch), training=True)
+            per_example = self.build_losses(batch, outputs, log_mode)
+            per_example = {
+                k: tf.where(nan_now, tf.fill(tf.shape(v), math.nan), v) for k, v in per_example.items()
+            }
+            loss = tf.nn.compute_average_loss(per_example["total"], global_batch_size=global_batch)
+            scaled = optimizer.scale_loss(loss)  # identity unless a LossScaleOptimizer (float16)
+        variables = model.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        finite = tf.math.is_finite(loss)
+        # Never apply a non-finite update: the trainer stops on it and keeps the last good checkpoint.
+        grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+        optimizer.apply_gradients(zip(grads, variables))
+        return {k: tf.nn.compute_average_loss(v, global_batch_size=global_batch) for k, v in per_example.items()}
+
+    def validation_step(self, batch, model) -> tf.Tensor:
+        """Predicted depth (B, H, W, 1) for a batch."""
+        return model(self.model_inputs(batch), training=False)["depth"]
