@@ -38,8 +38,9 @@ class RSNTask:
             teacher_forcing=self.stage.teacher_forcing,
         )
         model.build()
-        model.freeze_generation(self.stage.freeze_generation)
-        model.freeze_refinement(self.stage.freeze_refinement)
+        # A module the stage does not run is frozen too, so the optimizer never sees it.
+        model.freeze_generation(self.stage.freeze_generation or self.stage.teacher_forcing)
+        model.freeze_refinement(self.stage.freeze_refinement or self.stage.generation_only)
         return model
 
     def data_config(self) -> DataConfig:

@@ -76,6 +76,14 @@ def split_cpu(devices: int) -> None:
         tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * devices)
 
 
+def strategy_name(strategy: tf.distribute.Strategy) -> str:
+    """The public name (MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy)."""
+    for name in ("MultiWorkerMirroredStrategy", "MirroredStrategy"):
+        if isinstance(strategy, getattr(tf.distribute, name)):
+            return name
+    return "default strategy"
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type:
@@ -224,7 +232,7 @@ class Trainer:
         start = int(step.numpy())
         self._say(
             f"Stage '{stage.name}': {stage.summary}.\n  {config.preset} preset, {self.strategy.num_replicas_in_sync} "
-            f"replica(s) ({type(self.strategy).__name__}), global batch {config.batch_size}, "
+            f"replica(s) ({strategy_name(self.strategy)}), global batch {config.batch_size}, "
             f"{steps_per_epoch} steps/epoch x {config.epochs} epochs = {total_steps} steps; start at step {start}."
         )
         bar = self._progress(total_steps, start, stage.name)
