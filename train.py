@@ -97,13 +97,12 @@ def main(argv) -> int:
     m = results[last]["test"]
     print(f"  test: abs_rel {m['abs_rel']:.3f}, rmse {m['rmse']:.3f} m, delta1 {m['delta1']:.3f} ({m['num_images']} images)")
     if FLAGS.export and trainer.chief:
-        try:
-            import export as exporter
-        except ImportError:
-            exporter = None
-        if exporter is not None and hasattr(exporter, "export_model"):
-            path = exporter.export_model(trainer.model, FLAGS.export_base, "rsn")
-            print(f"  SavedModel for TF Serving: {path}")
+        from rsn_tf.serving.exporter import export_saved_model, load_model
+
+        # Export what was saved (weights + config), exactly as export.py --model_dir would.
+        model = load_model(FLAGS.model_dir, stage=last if last != "refinement" else None)
+        path = export_saved_model(model, FLAGS.export_base, "rsn")
+        print(f"  SavedModel for TF Serving: {path}  (python export.py --model_dir={FLAGS.model_dir} does the same)")
     del tf
     return 0
 

@@ -274,6 +274,8 @@ class Trainer:
             manager.save(checkpoint_number=total_steps)
         for module in MODULES:
             getattr(model, module).save_weights(os.path.join(write_dir, f"{module}.weights.h5"))
+        with tf.io.gfile.GFile(os.path.join(write_dir, "model_config.json"), "w") as fh:
+            json.dump(task.model_config.to_dict(), fh, indent=2)  # export.py rebuilds the model from it
 
         metrics = self.evaluate(task, model, builder)
         metrics.update({"stage": stage.name, "steps": total_steps, "final_losses": losses})

@@ -1,0 +1,179 @@
+"""Versioned SavedModels that TF Serving loads as they are.
+
+Layout: ``<export_base>/<model_name>/<version>/`` (saved_model.pb, variables/,
+assets.extra/tf_serving_warmup_requests), plus ``<export_base>/models.config``.
+
+The write is atomic: the SavedModel is written into a hidden temporary directory
+beside the target (same filesystem) and renamed into place at the end. TF Serving
+only loads integer-named directories, so a polling server never sees a
+half-written version. If anything fails midway, the temporary directory is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rsn_tf.models import RegionSupportNetwork, RSNConfig
+from rsn_tf.serving.signatures import DepthServer, ServingLimits
+
+__all__ = [
+    "ExportError",
+    "load_model",
+    "next_version",
+    "export_saved_model",
+    "write_warmup_requests",
+    "write_models_config",
+    "STAGE_PREFERENCE",
+]
+
+# Stages whose weights make a complete depth model, most finished first.
+STAGE_PREFERENCE = ("joint", "generation_frozen_refinement", "refine_frozen_generation", "generation")
+
+
+class ExportError(ValueError):
+    """Bad export arguments; the message says what to change."""
+
+
+def load_model(model_dir: str | None = None, keras_file: str | None = None, stage: str | None = None) -> RegionSupportNetwork:
+    """A RegionSupportNetwork from a ``.keras`` file or from a trainer ``--model_dir``."""
+    if bool(model_dir) == bool(keras_file):
+        raise ExportError("give exactly one of --model_dir (a training run) or --keras_model (a .keras file)")
+    if keras_file:
+        if not tf.io.gfile.exists(keras_file):
+            raise ExportError(f"--keras_model={keras_file}: file not found")
+        model = keras.models.load_model(keras_file)
+        if not isinstance(model, RegionSupportNetwork):
+            raise ExportError(f"--keras_model={keras_file}: holds a {type(model).__name__}, not a RegionSupportNetwork")
+        model.teacher_forcing = False
+        return model
+    stages = (stage,) if stage else STAGE_PREFERENCE
+    if stage == "refinement":
+        raise ExportError(
+            "--stage=refinement trains the refinement module on ground-truth region support only; its "
+            "generation module is untrained. Export a later stage (refine_frozen_generation or joint)."
+        )
+    for name in stages:
+        stage_dir = os.path.join(model_dir, name)
+        config_path = os.path.join(stage_dir, "model_config.json")
+        if tf.io.gfile.exists(config_path):
+            with tf.io.gfile.GFile(config_path) as fh:
+                config = RSNConfig.from_dict(json.load(fh))
+            model = RegionSupportNetwork(config, generation_only=name == "generation")
+            model.build()
+            model.generation.load_weights(os.path.join(stage_dir, "generation.weights.h5"))
+            if name != "generation":
+                model.refinement.load_weights(os.path.join(stage_dir, "refinement.weights.h5"))
+            return model
+    raise ExportError(
+        f"--model_dir={model_dir}: no finished stage found (looked for model_config.json in "
+        f"{', '.join(os.path.join(model_dir, s) for s in stages)}). Train first: python train.py --stage=joint"
+    )
+
+
+def next_version(base: str) -> int:
+    """One more than the highest integer version under ``base`` (1 if none)."""
+    if not tf.io.gfile.isdir(base):
+        return 1
+    versions = [int(n.rstrip("/")) for n in tf.io.gfile.listdir(base) if n.rstrip("/").isdigit()]
+    return max(versions, default=0) + 1
+
+
+def _server_module(model, limits: ServingLimits, include_iterations: bool) -> keras.export.ExportArchive:
+    server = DepthServer(model, limits, include_iterations)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # The first endpoint registered is also serving_default.
+    archive.add_endpoint(
+        "serving_default", server.predict, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")]
+    )
+    archive.add_endpoint(
+        "predict_image_bytes", server.predict_bytes, input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")]
+    )
+    return archive
+
+
+def write_warmup_requests(saved_model_dir: str, model_name: str, height: int = 48, width: int = 64) -> str:
+    """A few PredictionLog records (both signatures) in assets.extra/tf_serving_warmup_requests."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    extra = os.path.join(saved_model_dir, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    path = os.path.join(extra, "tf_serving_warmup_requests")
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (1, height, width, 3), dtype=np.uint8)
+    png = tf.io.encode_png(image[0]).numpy()
+    requests = []
+    for batch in (1, 2):
+        request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=model_name, signature_name="serving_default"))
+        request.inputs["images"].CopyFrom(tf.make_tensor_proto(np.repeat(image, batch, axis=0)))
+        requests.append(request)
+    request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=model_name, signature_name="predict_image_bytes"))
+    request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto([png], dtype=tf.string))
+    requests.append(request)
+    with tf.io.TFRecordWriter(path) as writer:
+        for request in requests:
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    return path
+
+
+def write_models_config(export_base: str, model_name: str, mount_root: str = "/models") -> str:
+    """TF Serving's --model_config_file, for the export base mounted at ``mount_root``."""
+    path = os.path.join(export_base, "models.config")
+    text = (
+        "model_config_list {\n"
+        "  config {\n"
+        f"    name: '{model_name}'\n"
+        f"    base_path: '{mount_root}/{model_name}'\n"
+        "    model_platform: 'tensorflow'\n"
+        "  }\n"
+        "}\n"
+    )
+    with tf.io.gfile.GFile(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def export_saved_model(
+    model: RegionSupportNetwork,
+    export_base: str,
+    model_name: str = "rsn",
+    version: int | None = None,
+    overwrite: bool = False,
+    limits: ServingLimits = ServingLimits(),
+    include_iterations: bool = False,
+) -> str:
+    """Write ``<export_base>/<model_name>/<version>/`` atomically; returns its path."""
+    if model.teacher_forcing:
+        raise ExportError("the model is in teacher-forcing mode, which needs ground truth; it cannot be served")
+    base = os.path.join(export_base, model_name)
+    version = next_version(base) if version is None else int(version)
+    if version < 1:
+        raise ExportError(f"--version={version}: TF Serving versions are positive integers")
+    final = os.path.join(base, str(version))
+    if tf.io.gfile.exists(final) and not overwrite:
+        raise ExportError(f"{final} already exists; pass --overwrite to replace it, or another --version")
+    os.makedirs(base, exist_ok=True)
+    tmp = os.path.join(base, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
+    try:
+        _server_module(model, limits, include_iterations).write_out(tmp, verbose=False)
+        write_warmup_requests(tmp, model_name)
+        if tf.io.gfile.exists(final):  # --overwrite: swap, then drop the old version
+            old = os.path.join(base, f".old-{version}-{uuid.uuid4().hex[:8]}")
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    write_models_config(export_base, model_name)
+    return final

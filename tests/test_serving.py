@@ -1,0 +1,263 @@
+"""Export and serving: real SavedModels checked with saved_model_cli and a fresh TensorFlow process."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rsn_tf.models import RegionSupportNetwork, get_preset
+from rsn_tf.serving import exporter
+from rsn_tf.serving.exporter import ExportError, export_saved_model, load_model
+from rsn_tf.serving.signatures import DepthServer, ServingLimits
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REAL_PHOTOS = sorted(glob.glob(os.path.join(ROOT, "..", "shared", "data", "real_indoor", "*_image.png")))
+SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+LIMITS = ServingLimits(max_side=700, max_batch=3)
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
+    m.build()
+    return m
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    base = tmp_path_factory.mktemp("export")
+    return export_saved_model(model, str(base), "rsn", limits=LIMITS, include_iterations=True)
+
+
+@pytest.fixture(scope="module")
+def loaded(exported):
+    return tf.saved_model.load(exported)
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([SAVED_MODEL_CLI, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    return tf.io.encode_png(image).numpy()
+
+
+# ------------------------------------------------------------------ layout and signatures
+
+
+def test_versioned_layout_and_models_config(exported):
+    base = os.path.dirname(exported)
+    assert os.path.basename(exported) == "1"
+    assert os.path.exists(os.path.join(exported, "saved_model.pb"))
+    assert os.path.exists(os.path.join(exported, "assets.extra", "tf_serving_warmup_requests"))
+    assert not [n for n in os.listdir(base) if n.startswith(".")]  # no temporary dirs left
+    config = open(os.path.join(os.path.dirname(base), "models.config")).read()
+    assert "name: 'rsn'" in config and "base_path: '/models/rsn'" in config and "model_platform: 'tensorflow'" in config
+
+
+def test_saved_model_cli_shows_both_signatures(exported):
+    result = cli("show", "--dir", exported, "--all")
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    default = out[out.index("signature_def['serving_default']"):]
+    assert "inputs['images']" in default and "DT_UINT8" in default and "shape: (-1, -1, -1, 3)" in default
+    for name in ("depth", "region_support", "depth_iteration_3"):
+        assert f"outputs['{name}']" in default
+    by_bytes = out[out.index("signature_def['predict_image_bytes']"):out.index("signature_def['serving_default']")]
+    assert "inputs['image_bytes']" in by_bytes and "DT_STRING" in by_bytes and "shape: (-1)" in by_bytes
+    assert "outputs['depth_png_bytes']" in by_bytes
+
+
+def test_saved_model_cli_run_on_a_npy_file(exported, tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, (2, 37, 53, 3), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    result = cli("run", "--dir", exported, "--tag_set", "serve", "--signature_def", "serving_default",
+                 "--inputs", f"images={tmp_path / 'x.npy'}", "--outdir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    depth = np.load(tmp_path / "out" / "depth.npy")
+    assert depth.shape == (2, 37, 53) and np.all(depth > 0)
+
+
+# ------------------------------------------------------------------ same results everywhere
+
+
+def test_fresh_process_gives_the_keras_models_depth(model, exported, tmp_path):
+    photo = cv2.cvtColor(cv2.imread(REAL_PHOTOS[0]), cv2.COLOR_BGR2RGB)
+    rng = np.random.default_rng(1)
+    inputs = {
+        "photo": photo[None],                                         # a real 480x640 indoor photo
+        "odd": rng.integers(0, 256, (1, 97, 131, 3), dtype=np.uint8),
+        "pair": rng.integers(0, 256, (2, 60, 30, 3), dtype=np.uint8),
+    }
+    server = DepthServer(model, LIMITS)
+    for name, x in inputs.items():
+        np.save(tmp_path / f"{name}.npy", x)
+        np.save(tmp_path / f"{name}.expected.npy", server.predict(tf.constant(x))["depth"].numpy())
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        import numpy as np
+        import tensorflow as tf
+        loaded = tf.saved_model.load({exported!r})
+        fn = loaded.signatures["serving_default"]
+        worst = {{}}
+        for name in {list(inputs)!r}:
+            x = np.load(f"{tmp_path}/{{name}}.npy")
+            got = fn(images=tf.constant(x))["depth"].numpy()
+            expected = np.load(f"{tmp_path}/{{name}}.expected.npy")
+            assert got.shape == expected.shape, (got.shape, expected.shape)
+            worst[name] = float(np.max(np.abs(got - expected)))
+        worst["imported_project"] = any(m.split(".")[0] in ("rsn_tf", "tfds_nyu") for m in sys.modules)
+        print(json.dumps(worst))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out.pop("imported_project") is False
+    assert all(v < 1e-4 for v in out.values()), out
+
+
+def test_real_photos_serve_through_the_bytes_signature(loaded):
+    fn = loaded.signatures["predict_image_bytes"]
+    for path in REAL_PHOTOS:
+        data = open(path, "rb").read()
+        out = fn(image_bytes=tf.constant([data]))
+        depth = out["depth"].numpy()
+        assert depth.shape == (1, 480, 640) and np.all(np.isfinite(depth)) and np.all(depth > 0)
+        png = tf.io.decode_png(out["depth_png_bytes"][0], dtype=tf.uint16).numpy()[..., 0]
+        assert png.dtype == np.uint16 and png.shape == (480, 640)
+        np.testing.assert_array_equal(png, np.clip(np.round(depth[0] * 1000), 0, 65535).astype(np.uint16))
+
+
+def test_bytes_signature_equals_tensor_signature_on_the_same_png(loaded):
+    image = np.random.default_rng(2).integers(0, 256, (45, 70, 3), dtype=np.uint8)
+    by_tensor = loaded.signatures["serving_default"](images=tf.constant(image[None]))["depth"].numpy()
+    by_bytes = loaded.signatures["predict_image_bytes"](image_bytes=tf.constant([png_bytes(image)]))["depth"].numpy()
+    np.testing.assert_array_equal(by_bytes, by_tensor)
+    jpeg = tf.io.encode_jpeg(image, quality=100).numpy()
+    decoded = tf.io.decode_jpeg(jpeg).numpy()
+    by_jpeg = loaded.signatures["predict_image_bytes"](image_bytes=tf.constant([jpeg]))["depth"].numpy()
+    expected = loaded.signatures["serving_default"](images=tf.constant(decoded[None]))["depth"].numpy()
+    np.testing.assert_allclose(by_jpeg, expected, atol=1e-6)
+
+
+def test_grayscale_and_rgba_become_rgb(loaded):
+    rng = np.random.default_rng(3)
+    gray = rng.integers(0, 256, (40, 50, 1), dtype=np.uint8)
+    rgba = rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)
+    fn = loaded.signatures["predict_image_bytes"]
+    tensor = loaded.signatures["serving_default"]
+    got_gray = fn(image_bytes=tf.constant([png_bytes(gray)]))["depth"].numpy()
+    np.testing.assert_array_equal(got_gray, tensor(images=tf.constant(np.repeat(gray, 3, -1)[None]))["depth"].numpy())
+    got_rgba = fn(image_bytes=tf.constant([png_bytes(rgba)]))["depth"].numpy()
+    np.testing.assert_array_equal(got_rgba, tensor(images=tf.constant(rgba[None, ..., :3]))["depth"].numpy())
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ([b"this is not an image"], "not a JPEG or PNG image"),
+        ([b""], "empty string"),
+        ([b"\x89PNG\r\n\x1a\n"], "truncated PNG header"),
+        (["big"], "exceeds the limit of 700"),
+        (["mixed"], "must have the same size"),
+        (["batch"], "too many images in one request; the limit is 3"),
+        ([], "the batch is empty"),
+    ],
+)
+def test_bad_bytes_are_invalid_argument_and_the_model_keeps_serving(loaded, payload, message):
+    rng = np.random.default_rng(4)
+    if payload == ["big"]:
+        payload = [png_bytes(rng.integers(0, 256, (10, 701, 3), dtype=np.uint8))]
+    elif payload == ["mixed"]:
+        payload = [png_bytes(rng.integers(0, 256, s, dtype=np.uint8)) for s in ((20, 30, 3), (30, 20, 3))]
+    elif payload == ["batch"]:
+        payload = [png_bytes(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))] * 4
+    fn = loaded.signatures["predict_image_bytes"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        fn(image_bytes=tf.constant(payload, dtype=tf.string))
+    ok = fn(image_bytes=tf.constant([png_bytes(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))]))
+    assert ok["depth"].shape == (1, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [((1, 0, 10, 3), "zero-sized image"), ((1, 10, 0, 3), "zero-sized image"),
+     ((1, 701, 20, 3), "exceeds the limit of 700"), ((4, 8, 8, 3), "too many images")],
+)
+def test_bad_tensors_are_invalid_argument(loaded, shape, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        loaded.signatures["serving_default"](images=tf.zeros(shape, tf.uint8))
+
+
+# ------------------------------------------------------------------ warm-up, versions, atomicity
+
+
+def test_warmup_records_parse_and_run_against_the_saved_model(exported, loaded):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = os.path.join(exported, "assets.extra", "tf_serving_warmup_requests")
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
+    assert len(logs) == 3
+    signatures = set()
+    for log in logs:
+        request = log.predict_log.request
+        assert request.model_spec.name == "rsn"
+        signatures.add(request.model_spec.signature_name)
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        out = loaded.signatures[request.model_spec.signature_name](**{k: tf.constant(v) for k, v in inputs.items()})
+        assert np.all(np.isfinite(out["depth"].numpy()))
+    assert signatures == {"serving_default", "predict_image_bytes"}
+
+
+def test_versions_count_up_and_overwrite_is_refused(model, tmp_path):
+    first = export_saved_model(model, str(tmp_path), "rsn")
+    second = export_saved_model(model, str(tmp_path), "rsn")
+    assert first.endswith("/rsn/1") and second.endswith("/rsn/2")
+    with pytest.raises(ExportError, match="already exists; pass --overwrite"):
+        export_saved_model(model, str(tmp_path), "rsn", version=2)
+    marker = os.path.join(second, "marker")
+    open(marker, "w").close()
+    export_saved_model(model, str(tmp_path), "rsn", version=2, overwrite=True)
+    assert not os.path.exists(marker) and os.path.exists(os.path.join(second, "saved_model.pb"))
+
+
+def test_interrupted_export_leaves_no_partial_version(model, tmp_path, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("disk full (simulated)")
+
+    monkeypatch.setattr(exporter, "write_warmup_requests", crash)
+    with pytest.raises(RuntimeError, match="simulated"):
+        export_saved_model(model, str(tmp_path), "rsn")
+    assert os.listdir(tmp_path / "rsn") == []  # neither 1/ nor a temporary directory
+
+
+def test_export_cli_from_a_keras_file_and_bad_arguments(model, tmp_path):
+    path = tmp_path / "rsn.keras"
+    model.save(path)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    cmd = [sys.executable, os.path.join(ROOT, "export.py"), f"--keras_model={path}", f"--export_base={tmp_path / 'out'}"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"SavedModel written to {tmp_path / 'out' / 'rsn' / '1'}" in result.stdout
+    bad = subprocess.run([sys.executable, os.path.join(ROOT, "export.py"), f"--model_dir={tmp_path / 'nothing'}"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert bad.returncode == 2 and "no finished stage found" in bad.stderr and "Traceback" not in bad.stderr
+    with pytest.raises(ExportError, match="exactly one"):
+        load_model()
