@@ -47,6 +47,9 @@ flags.DEFINE_integer("eval_batches", None, "Evaluate on this many test batches (
 flags.DEFINE_string("resnet34_weights", None, "Local .npz of ImageNet ResNet34 weights for the generation trunk.")
 flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into N logical devices and mirror over them (testing).")
 flags.DEFINE_integer("seed", 0, "Seed for data order, augmentation and initialisation.")
+flags.DEFINE_float("augment_scale", 1.0, "Training zoom range [1, s], depth divided by the zoom (Eigen et al.); 1 = off.")
+flags.DEFINE_boolean("augment_flip", True, "Random horizontal flips (image and every target).")
+flags.DEFINE_float("color_jitter", 0.2, "Colour-jitter strength (image only); 0 = off.")
 flags.DEFINE_integer("inject_nan_at_step", None, "Fault injection: make the loss NaN at this step (tests).")
 flags.DEFINE_boolean("export", True, "After the last stage, export a SavedModel with export.py.")
 flags.DEFINE_string("export_base", "export", "Where --export writes <export_base>/rsn/<version>/.")
@@ -84,6 +87,7 @@ def main(argv) -> int:
             log_every_steps=FLAGS.log_every_steps, image_summaries=FLAGS.image_summaries,
             eval_batches=FLAGS.eval_batches, resnet34_weights=FLAGS.resnet34_weights,
             cpu_devices=FLAGS.cpu_devices, seed=FLAGS.seed, inject_nan_at_step=FLAGS.inject_nan_at_step,
+            augment_scale=FLAGS.augment_scale, augment_flip=FLAGS.augment_flip, color_jitter=FLAGS.color_jitter,
         )
         trainer = Trainer(config)
         results = trainer.run_all(stages)

@@ -8,9 +8,10 @@ Two stages:
    own depth, semantic label, region id and region-support value (the region
    support stays the mean depth of the pixel's full-resolution region).
 2. **Training augmentation** (random, after the cache):
-   * scale: zoom in by s in [1, scale_max] and crop back to the model size, dividing
-     depth and region support by s (Eigen et al. 2014: a closer camera sees a
-     bigger, nearer scene);
+   * scale (off by default; the paper trains without augmentation): zoom in by s in
+     [1, scale_max] and crop back to the model size, dividing depth and region
+     support by s as Eigen et al. (2014) do. With fixed intrinsics a zoom is a
+     longer focal length rather than a closer camera, so this can hurt metric depth;
    * horizontal flip, applied to the image and every target;
    * colour jitter: brightness, contrast, saturation and a per-channel gain (image only).
 
@@ -41,7 +42,7 @@ class DataConfig:
     height: int = 96
     width: int = 128
     batch_size: int = 8                  # global batch size
-    scale_max: float = 1.5               # training zoom range [1, scale_max]; 1 disables it
+    scale_max: float = 1.0               # training zoom range [1, scale_max]; 1 (default) disables it
     flip: bool = True
     color_jitter: float = 0.2            # strength of brightness/contrast/saturation/gain jitter; 0 disables
     cache: str = "memory"                # "" (none), "memory", or a file path prefix

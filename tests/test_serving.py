@@ -261,3 +261,91 @@ def test_export_cli_from_a_keras_file_and_bad_arguments(model, tmp_path):
     assert bad.returncode == 2 and "no finished stage found" in bad.stderr and "Traceback" not in bad.stderr
     with pytest.raises(ExportError, match="exactly one"):
         load_model()
+
+
+# ------------------------------------------------------------------ the client (TF Serving schemas)
+
+
+def test_rest_request_follows_the_row_and_columnar_schemas():
+    import base64
+
+    from rsn_tf.serving_client import build_rest_request
+
+    row = build_rest_request([b"\x89PNG-a", b"\xff\xd8-b"])
+    assert row == {
+        "signature_name": "predict_image_bytes",
+        "instances": [{"image_bytes": {"b64": base64.b64encode(b"\x89PNG-a").decode()}},
+                      {"image_bytes": {"b64": base64.b64encode(b"\xff\xd8-b").decode()}}],
+    }
+    columnar = build_rest_request([b"x"], columnar=True)
+    assert columnar == {"signature_name": "predict_image_bytes", "inputs": {"image_bytes": [{"b64": "eA=="}]}}
+    json.dumps(row)  # serialisable as is
+
+
+def test_rest_replies_in_both_formats_parse_to_the_same_result():
+    import base64
+
+    from rsn_tf.serving_client import ServingError, parse_rest_response
+
+    depth = [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]
+    png = [b"png-0", b"png-1"]
+    predictions = {"predictions": [
+        {"depth": depth[i], "region_support": depth[i], "depth_png_bytes": {"b64": base64.b64encode(png[i]).decode()}}
+        for i in range(2)
+    ]}
+    outputs = {"outputs": {"depth": depth, "region_support": depth,
+                           "depth_png_bytes": [{"b64": base64.b64encode(p).decode()} for p in png]}}
+    for body in (predictions, outputs):
+        result = parse_rest_response(body)
+        assert len(result) == 2
+        np.testing.assert_array_equal(result[1]["depth"], depth[1])
+        assert result[0]["depth_png_bytes"] == b"png-0" and result[1]["depth"].dtype == np.float32
+    bare = parse_rest_response({"predictions": depth})  # a single output comes back bare
+    np.testing.assert_array_equal(bare[0]["depth"], depth[0])
+    with pytest.raises(ServingError, match="image_bytes: the bytes are not a JPEG or PNG"):
+        parse_rest_response({"error": "image_bytes: the bytes are not a JPEG or PNG image"})
+    with pytest.raises(ServingError, match="neither 'predictions' nor 'outputs'"):
+        parse_rest_response({"result": []})
+
+
+def test_grpc_request_and_reply_with_the_serving_protos(loaded):
+    from tensorflow_serving.apis import predict_pb2
+
+    from rsn_tf.serving_client import build_grpc_request, parse_grpc_response
+
+    image = png_bytes(np.random.default_rng(5).integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    request = build_grpc_request([image], model="rsn")
+    assert request.model_spec.name == "rsn" and request.model_spec.signature_name == "predict_image_bytes"
+    proto = request.inputs["image_bytes"]
+    assert proto.dtype == tf.string.as_datatype_enum and proto.string_val == [image]
+    # Answer it with the real SavedModel, packed as TF Serving packs a PredictResponse.
+    out = loaded.signatures["predict_image_bytes"](image_bytes=tf.make_ndarray(proto))
+    response = predict_pb2.PredictResponse()
+    for name, value in out.items():
+        response.outputs[name].CopyFrom(tf.make_tensor_proto(value.numpy()))
+    result = parse_grpc_response(response)
+    np.testing.assert_array_equal(result[0]["depth"], out["depth"].numpy()[0])
+    assert result[0]["depth_png_bytes"] == out["depth_png_bytes"].numpy()[0]
+
+
+def test_client_writes_png_color_and_npy(tmp_path):
+    from rsn_tf.serving_client import write_outputs
+
+    depth = np.linspace(0.5, 9.5, 12, dtype=np.float32).reshape(3, 4)
+    paths = write_outputs({"depth": depth}, str(tmp_path), "img")
+    png = cv2.imread(paths[0], cv2.IMREAD_UNCHANGED)
+    assert png.dtype == np.uint16 and png.shape == (3, 4) and png[0, 0] == 500 and png[-1, -1] == 9500
+    color = cv2.imread(paths[1])
+    assert color.shape == (3, 4, 3) and color.dtype == np.uint8
+    np.testing.assert_array_equal(np.load(paths[2]), depth)
+
+
+def test_client_reports_an_unreachable_server(tmp_path):
+    from rsn_tf.serving_client import main
+
+    photo = REAL_PHOTOS[0]
+    port = __import__("socket").socket()
+    port.bind(("127.0.0.1", 0))
+    free = port.getsockname()[1]
+    port.close()
+    assert main([photo, f"--server=http://127.0.0.1:{free}", f"--out={tmp_path}", "--timeout=5"]) == 2

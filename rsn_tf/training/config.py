@@ -41,4 +41,7 @@ class TrainConfig:
     resnet34_weights: str | None = None
     cpu_devices: int = 1              # >1 splits the CPU into logical devices (MirroredStrategy on CPU)
     seed: int = 0
+    augment_scale: float = 1.0        # training zoom range [1, augment_scale]; 1 disables it
+    augment_flip: bool = True
+    color_jitter: float = 0.2
     inject_nan_at_step: int | None = None  # fault injection for the divergence guard's tests

@@ -49,6 +49,9 @@ class RSNTask:
             width=self.model_config.width,
             batch_size=self.config.batch_size,
             seed=self.config.seed,
+            scale_max=self.config.augment_scale,
+            flip=self.config.augment_flip,
+            color_jitter=self.config.color_jitter,
         )
 
     def build_inputs(

@@ -1,0 +1,207 @@
+"""Client for a TF Serving endpoint that serves the exported Region Support Network.
+
+    python -m rsn_tf.serving_client photo.jpg --server=http://localhost:8501 --out=depth_out
+    python -m rsn_tf.serving_client photo.jpg --grpc=localhost:8500 --out=depth_out
+
+It sends the encoded image to the ``predict_image_bytes`` signature, over REST
+(JSON; the bytes as ``{"b64": ...}``) or gRPC (``PredictionServiceStub``). It then
+writes, per image: ``<stem>_depth.png`` (16-bit PNG, millimetres, NYU's
+convention), ``<stem>_depth_color.png`` (turbo colour map, near = red) and
+``<stem>_depth.npy`` (float32 metres).
+
+REST follows TF Serving's documented schema: a request is ``{"signature_name": ...,
+"instances": [...]}`` (row format) or ``{"inputs": ...}`` (columnar); a reply is
+``{"predictions": [...]}`` or ``{"outputs": {...}}``, with outputs whose names end in
+``_bytes`` base64-encoded as ``{"b64": ...}``; errors come back as ``{"error": ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "ServingError",
+    "build_rest_request",
+    "parse_rest_response",
+    "rest_predict",
+    "build_grpc_request",
+    "parse_grpc_response",
+    "grpc_predict",
+    "colorize_depth",
+    "write_outputs",
+]
+
+SIGNATURE = "predict_image_bytes"
+
+
+class ServingError(RuntimeError):
+    """The server answered with an error, or an answer this client cannot read."""
+
+
+# ------------------------------------------------------------------ REST
+
+
+def build_rest_request(images: Sequence[bytes], signature: str = SIGNATURE, columnar: bool = False) -> dict:
+    """The JSON body for POST /v1/models/<name>:predict."""
+    encoded = [{"b64": base64.b64encode(data).decode("ascii")} for data in images]
+    if columnar:
+        return {"signature_name": signature, "inputs": {"image_bytes": encoded}}
+    return {"signature_name": signature, "instances": [{"image_bytes": e} for e in encoded]}
+
+
+def _decode_value(value):
+    if isinstance(value, dict) and set(value) == {"b64"}:
+        return base64.b64decode(value["b64"])
+    return value
+
+
+def _image_result(outputs: dict) -> dict:
+    out = {}
+    for name, value in outputs.items():
+        value = _decode_value(value)
+        out[name] = value if isinstance(value, bytes) else np.asarray(value, np.float32)
+    if "depth" not in out:
+        raise ServingError(f"the reply has no 'depth' output (outputs: {sorted(out)})")
+    return out
+
+
+def parse_rest_response(body: dict) -> list[dict]:
+    """One dict per image: 'depth' (H, W) float32 and, when present, 'region_support' and 'depth_png_bytes'."""
+    if "error" in body:
+        raise ServingError(f"TF Serving: {body['error']}")
+    if "predictions" in body:
+        predictions = body["predictions"]
+        if predictions and not isinstance(predictions[0], dict):  # a single output is returned bare
+            predictions = [{"depth": p} for p in predictions]
+        return [_image_result(p) for p in predictions]
+    if "outputs" in body:
+        outputs = body["outputs"]
+        if not isinstance(outputs, dict):
+            outputs = {"depth": outputs}
+        count = len(next(iter(outputs.values())))
+        return [_image_result({k: v[i] for k, v in outputs.items()}) for i in range(count)]
+    raise ServingError(f"unexpected reply: neither 'predictions' nor 'outputs' (keys: {sorted(body)})")
+
+
+def rest_predict(server: str, model: str, images: Sequence[bytes], timeout: float = 60.0) -> list[dict]:
+    url = f"{server.rstrip('/')}/v1/models/{model}:predict"
+    data = json.dumps(build_rest_request(images)).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            body = json.load(reply)
+    except urllib.error.HTTPError as error:  # TF Serving puts {"error": ...} in 4xx bodies
+        try:
+            body = json.load(error)
+        except ValueError:
+            raise ServingError(f"{url}: HTTP {error.code} {error.reason}") from error
+    except urllib.error.URLError as error:
+        raise ServingError(f"{url}: cannot connect ({error.reason}); is TF Serving running?") from error
+    return parse_rest_response(body)
+
+
+# ------------------------------------------------------------------ gRPC
+
+
+def build_grpc_request(images: Sequence[bytes], model: str = "rsn", signature: str = SIGNATURE):
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = signature
+    request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto(list(images), dtype=tf.string))
+    return request
+
+
+def parse_grpc_response(response) -> list[dict]:
+    import tensorflow as tf
+
+    arrays = {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+    if "depth" not in arrays:
+        raise ServingError(f"the reply has no 'depth' output (outputs: {sorted(arrays)})")
+    out = []
+    for i in range(arrays["depth"].shape[0]):
+        item = {}
+        for name, value in arrays.items():
+            item[name] = bytes(value[i]) if value.dtype == object else value[i].astype(np.float32)
+        out.append(item)
+    return out
+
+
+def grpc_predict(target: str, model: str, images: Sequence[bytes], timeout: float = 60.0) -> list[dict]:
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    with grpc.insecure_channel(target) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        try:
+            response = stub.Predict(build_grpc_request(images, model), timeout=timeout)
+        except grpc.RpcError as error:
+            raise ServingError(f"{target}: {error.code().name}: {error.details()}") from error
+    return parse_grpc_response(response)
+
+
+# ------------------------------------------------------------------ outputs
+
+
+def colorize_depth(depth: np.ndarray, max_depth: float = 10.0) -> np.ndarray:
+    """(H, W) metres -> (H, W, 3) BGR uint8 (turbo: near = red, far = blue)."""
+    scaled = np.clip(1.0 - depth / max_depth, 0.0, 1.0)
+    return cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
+
+
+def write_outputs(result: dict, out_dir: str, stem: str) -> list[str]:
+    """Write the 16-bit mm PNG, the colourised PNG and the .npy; returns their paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    depth = np.asarray(result["depth"], np.float32)
+    paths = [os.path.join(out_dir, f"{stem}_depth{ext}") for ext in (".png", "_color.png", ".npy")]
+    png = result.get("depth_png_bytes")
+    if png:
+        with open(paths[0], "wb") as fh:
+            fh.write(png)
+    else:
+        cv2.imwrite(paths[0], np.clip(np.round(depth * 1000), 0, 65535).astype(np.uint16))
+    cv2.imwrite(paths[1], colorize_depth(depth))
+    np.save(paths[2], depth)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Send images to TF Serving; write depth PNG, colour PNG and .npy.")
+    parser.add_argument("images", nargs="+", help="JPEG or PNG files")
+    parser.add_argument("--server", default="http://localhost:8501", help="REST endpoint")
+    parser.add_argument("--grpc", default=None, help="gRPC target host:port (instead of REST)")
+    parser.add_argument("--model", default="rsn")
+    parser.add_argument("--out", default="depth_out")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    for path in args.images:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+            if args.grpc:
+                result = grpc_predict(args.grpc, args.model, [data], args.timeout)[0]
+            else:
+                result = rest_predict(args.server, args.model, [data], args.timeout)[0]
+        except (OSError, ServingError) as error:
+            print(f"serving_client: {path}: {error}", file=sys.stderr)
+            return 2
+        stem = os.path.splitext(os.path.basename(path))[0]
+        for written in write_outputs(result, args.out, stem):
+            print(written)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
