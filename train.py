@@ -29,12 +29,14 @@ flags.DEFINE_string("dataset", "nyu_region_support/synthetic", "TFDS name/config
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).")
 flags.DEFINE_string("manual_dir", None, "Dir with the NYU .mat files, used when the dataset must be built.")
 flags.DEFINE_integer("batch_size", 8, "Global batch size (across all replicas and workers).")
-flags.DEFINE_integer("epochs", 40, "Epochs of this stage.")
+flags.DEFINE_integer("epochs", None, "Epochs per stage (default: 40 for paper/small, 12 for the tiny demo).")
 flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: one pass over the training split).")
 flags.DEFINE_integer("linear_epochs", 17, "Generation stage: epochs of linear Lr before switching to log Lr (paper: 17).")
-flags.DEFINE_enum("optimizer", "sgd", ["sgd", "momentum", "adam"], "Optimizer (paper: sgd).")
-flags.DEFINE_float("learning_rate", 1e-3, "Learning rate (paper: fixed 1e-3).")
-flags.DEFINE_enum("lr_schedule", "constant", ["constant", "cosine", "step"], "Learning-rate schedule.")
+flags.DEFINE_enum("optimizer", None, ["sgd", "momentum", "adam"],
+                  "Optimizer (default: sgd, the paper's, for paper/small; adam for the tiny CPU demo).")
+flags.DEFINE_float("learning_rate", None, "Learning rate (default: the paper's fixed 1e-3; 3e-3 for tiny).")
+flags.DEFINE_enum("lr_schedule", None, ["constant", "cosine", "step"],
+                  "Learning-rate schedule (default: constant as in the paper; cosine for tiny).")
 flags.DEFINE_float("momentum", 0.9, "Momentum for --optimizer=momentum.")
 flags.DEFINE_float("clipnorm", None, "Clip each gradient to this norm.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Compute precision.")
@@ -72,6 +74,10 @@ def main(argv) -> int:
     from rsn_tf.training.trainer import Trainer
 
     stages = STAGE_ORDER if FLAGS.stage == ALL else (FLAGS.stage,)
+    from rsn_tf.training.config import training_defaults
+
+    defaults = training_defaults(FLAGS.preset)
+    pick = lambda name: FLAGS[name].value if FLAGS[name].value is not None else defaults[name]  # noqa: E731
     try:
         for stage in stages:
             get_stage(stage)
@@ -79,8 +85,8 @@ def main(argv) -> int:
         config = TrainConfig(
             stage=FLAGS.stage, model_dir=FLAGS.model_dir, preset=FLAGS.preset, dataset=FLAGS.dataset,
             data_dir=FLAGS.data_dir, manual_dir=FLAGS.manual_dir, batch_size=FLAGS.batch_size,
-            epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch, linear_epochs=FLAGS.linear_epochs,
-            optimizer=OptimizerConfig(FLAGS.optimizer, FLAGS.learning_rate, FLAGS.lr_schedule, FLAGS.momentum,
+            epochs=pick("epochs"), steps_per_epoch=FLAGS.steps_per_epoch, linear_epochs=FLAGS.linear_epochs,
+            optimizer=OptimizerConfig(pick("optimizer"), pick("learning_rate"), pick("lr_schedule"), FLAGS.momentum,
                                       clipnorm=FLAGS.clipnorm),
             precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
             checkpoint_every_steps=FLAGS.checkpoint_every_steps, keep_checkpoints=FLAGS.keep_checkpoints,

@@ -5,20 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
+from helpers import build_small_merged
 from rsn_tf.data import DataConfig, DatasetNotBuiltError, augment, load_builder, make_dataset, preprocess
-from tfds_nyu import synthetic
-from tfds_nyu.nyu_region_support import Builder
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline")
-    synthetic.generate(root / "manual", v2_frames=6, v1_frames=8, seed=4)
-    builder = Builder(config="merged", data_dir=str(root / "data"))
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root / "manual")))
-    return builder
+    return build_small_merged(tmp_path_factory.mktemp("pipeline"), v2_frames=6, v1_frames=8, seed=4)
 
 
 def example(h=12, w=16):

@@ -332,3 +332,12 @@ def test_loading_elsewhere_without_this_project(tmp_path):
     assert out["region_support_shape"] == [480, 640]
     assert out["class_names"][0] == "unlabeled" and "wall" in out["class_names"]
     assert out["imported_project"] is False
+
+
+def test_parallel_rendering_writes_the_same_files_as_sequential(tmp_path):
+    one = synthetic.generate(tmp_path / "one", v2_frames=9, v1_frames=0, size=(24, 32), seed=2, workers=1)
+    two = synthetic.generate(tmp_path / "two", v2_frames=9, v1_frames=0, size=(24, 32), seed=2, workers=2)
+    with h5py.File(one["v2"], "r") as a, h5py.File(two["v2"], "r") as b:
+        for field in ("images", "depths", "labels", "instances", "rawDepths"):
+            np.testing.assert_array_equal(a[field][()], b[field][()], err_msg=field)
+    assert scenes_of(str(one["v2"])) == scenes_of(str(two["v2"]))

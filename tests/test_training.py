@@ -17,10 +17,8 @@ import time
 
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
-from tfds_nyu import synthetic
-from tfds_nyu.nyu_region_support import Builder
+from helpers import build_small_merged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,9 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("train_data")
-    synthetic.generate(root / "manual", v2_frames=10, v1_frames=12, seed=8)
-    builder = Builder(config="merged", data_dir=str(root / "tfds"))
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root / "manual")))
+    build_small_merged(root, v2_frames=10, v1_frames=12, seed=8)
     return str(root / "tfds")
 
 

@@ -8,7 +8,7 @@ Configs:
   v2         the 1449 v2 frames with NYU's official 795 / 654 split (splits.mat)
   v1         the 2284 v1 frames with the paper's scene-aware split
   merged     v1 + v2 with the paper's scene-aware split (3264 / 483 in proportion)
-  synthetic  synthetic rooms written in NYU's file layout, then read like `merged`
+  synthetic  400 synthetic frames written in NYU's file layout, then read like `merged`
 
 Build: ``tfds build tfds_nyu/nyu_region_support --config=merged --manual_dir=DIR``.
 """
@@ -96,9 +96,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         ),
         NyuRegionSupportConfig(
             name="synthetic",
-            description="Synthetic rooms (120 v2-format + 120 v1-format frames) written in NYU's .mat "
+            description="Synthetic rooms (200 v2-format + 200 v1-format frames) written in NYU's .mat "
             "layout and read like `merged`; needs no download.",
-            sources=("v2", "v1"), split_rule="scene_aware", synthetic_frames=(120, 120),
+            sources=("v2", "v1"), split_rule="scene_aware", synthetic_frames=(200, 200),
         ),
     ]
     DEFAULT_CONFIG_NAME = "merged"
