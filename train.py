@@ -67,7 +67,6 @@ def main(argv) -> int:
     split_cpu(FLAGS.cpu_devices)  # must happen before TensorFlow initialises its devices
 
     import keras
-    import tensorflow as tf
 
     from rsn_tf.training.config import OptimizerConfig, TrainConfig
     from rsn_tf.training.stages import get_stage
@@ -113,7 +112,6 @@ def main(argv) -> int:
         model = load_model(FLAGS.model_dir, stage=last if last != "refinement" else None)
         path = export_saved_model(model, FLAGS.export_base, "rsn")
         print(f"  SavedModel for TF Serving: {path}  (python export.py --model_dir={FLAGS.model_dir} does the same)")
-    del tf
     return 0
 
 

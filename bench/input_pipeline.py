@@ -17,7 +17,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import tensorflow_datasets as tfds  # noqa: E402
 
 from rsn_tf.data import DataConfig, make_dataset  # noqa: E402
 from tfds_nyu.nyu_region_support import Builder  # noqa: E402

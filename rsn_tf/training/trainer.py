@@ -33,7 +33,7 @@ from rsn_tf.data import DatasetNotBuiltError, load_builder
 from rsn_tf.metrics import compute_depth_metrics
 from rsn_tf.runtime import set_precision
 from rsn_tf.training.config import TrainConfig
-from rsn_tf.training.stages import STAGES, StageSpec, get_stage
+from rsn_tf.training.stages import StageSpec, get_stage
 from rsn_tf.training.task import RSNTask
 
 __all__ = ["TrainingError", "TrainingDivergedError", "Trainer", "make_strategy", "is_chief"]
