@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rsn_tf.predict import back_project, intrinsics_for, main, write_ply
+from rsn_tf.camera import back_project, intrinsics_for
+from rsn_tf.predict import main, write_ply
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_PHOTOS = os.path.join(ROOT, "..", "shared", "data", "real_indoor")

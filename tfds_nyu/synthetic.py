@@ -35,10 +35,10 @@ import numpy as np
 import scipy.io
 from etils import epath
 
+from rsn_tf.camera import intrinsics_for
 from tfds_nyu.nyu_mat import SPLITS_FILENAME, V1_FILENAME, V2_FILENAME
 
 __all__ = [
-    "KINECT_INTRINSICS",
     "V1_NAMES",
     "V2_NAMES",
     "Scene",
@@ -50,8 +50,6 @@ __all__ = [
     "generate",
 ]
 
-# Kinect colour camera at 640x480, the intrinsics commonly used for NYU.
-KINECT_INTRINSICS = {"fx": 518.86, "fy": 519.47, "cx": 325.58, "cy": 253.74}
 
 # NYU-like vocabularies. v1 numbers classes differently, lacks 'lamp' and adds 'blinds'.
 V2_NAMES = (
@@ -178,9 +176,7 @@ def render(scene: Scene, pose: int, height: int = 480, width: int = 640) -> Rend
     """Ray-cast one frame of ``scene`` from camera pose number ``pose``."""
     rng = np.random.default_rng([scene.seed, zlib.crc32(scene.name.encode()), pose])
     origin, right, down, forward = _camera(rng, scene)
-    sx, sy = width / 640.0, height / 480.0
-    fx, fy = KINECT_INTRINSICS["fx"] * sx, KINECT_INTRINSICS["fy"] * sy
-    cx, cy = KINECT_INTRINSICS["cx"] * sx, KINECT_INTRINSICS["cy"] * sy
+    fx, fy, cx, cy = intrinsics_for(height, width)
     v, u = np.mgrid[0:height, 0:width].astype(np.float32)
     xc, yc = (u + 0.5 - cx) / fx, (v + 0.5 - cy) / fy
     # World direction per axis, with unit camera-z component: the ray parameter t is NYU's depth.
