@@ -31,13 +31,6 @@ flags.DEFINE_integer("max_batch", 16, "Reject requests with more images than thi
 flags.DEFINE_boolean("include_iterations", False, "Also output every refinement iteration (depth_iteration_k).")
 
 
-def export_model(model, export_base: str, model_name: str = "rsn", **kwargs) -> str:
-    """Library entry point (train.py's demo uses it)."""
-    from rsn_tf.serving.exporter import export_saved_model
-
-    return export_saved_model(model, export_base, model_name, **kwargs)
-
-
 def main(argv) -> int:
     del argv
     from rsn_tf.serving.exporter import ExportError, export_saved_model, load_model

@@ -99,9 +99,12 @@ class RSNTask:
         """
         regions = batch["regions"]
         if self.stage.loss == "region":
-            linear = region_loss(batch["region_support"], outputs["region_support"], regions, "linear")
-            log = region_loss(batch["region_support"], outputs["region_support"], regions, "log")
-            lr = tf.where(log_mode, log, linear)
+            target, predicted = batch["region_support"], outputs["region_support"]
+            lr = tf.cond(
+                log_mode,
+                lambda: region_loss(target, predicted, regions, "log"),
+                lambda: region_loss(target, predicted, regions, "linear"),
+            )
             return {"total": lr, "region": lr}
         if self.stage.loss == "iterative":
             li = iterative_loss(

@@ -105,6 +105,7 @@ class Trainer:
         set_precision(config.precision)
         self.strategy = strategy or make_strategy(config.cpu_devices)
         self.chief = is_chief(self.strategy)
+        self._summary_batch: dict | None = None
         replicas = self.strategy.num_replicas_in_sync
         if config.batch_size % replicas:
             raise TrainingError(
@@ -191,6 +192,7 @@ class Trainer:
         total_steps = steps_per_epoch * config.epochs
         write_dir = self._write_dir(stage.name)
         tf.io.gfile.makedirs(write_dir)
+        self._summary_batch = None
 
         with self.strategy.scope():
             model = task.build_model()
@@ -326,8 +328,10 @@ class Trainer:
         if not self.chief:
             return
         n = self.config.image_summaries
-        batch = next(iter(task.build_inputs(builder, self.config.eval_split, training=False)))
-        batch = {k: v[:n] for k, v in batch.items()}
+        if self._summary_batch is None:  # the same test images every epoch of a stage
+            batch = next(iter(task.build_inputs(builder, self.config.eval_split, training=False)))
+            self._summary_batch = {k: v[:n] for k, v in batch.items()}
+        batch = self._summary_batch
         out = model(task.model_inputs(batch), training=False)
         with writer.as_default():
             tf.summary.image("rgb", tf.cast(batch["image"], tf.uint8), step=step, max_outputs=n)
