@@ -15,14 +15,24 @@ __all__ = ["StageSpec", "STAGES", "STAGE_ORDER", "ALL", "get_stage"]
 class StageSpec:
     name: str
     summary: str
-    loss: str                               # "region" (Lr), "iterative" (Li) or "combined" (Lc)
+    loss: str                               # "region" (Lr), "l2" (eq. 1, log space), "iterative" (Li), "combined" (Lc)
     generation_only: bool = False
+    # What a generation-only stage regresses: Algorithm 1's region support (the paper's
+    # stage 1 and Baseline1) or the depth map itself (Table 3 "generation module for depth").
+    target: str = "region_support"
+    # Lr variant: None follows --linear_epochs (linear first, then log); "linear" or "log" fixes it.
+    region_mode: str | None = None
+    guidance: str | None = None             # overrides the preset's refinement guidance (Table 3 semantic row)
     teacher_forcing: bool = False
     freeze_generation: bool = False
     freeze_refinement: bool = False
     # Module -> earlier stages to take its weights from, most preferred first.
     init: tuple[tuple[str, tuple[str, ...]], ...] = ()
     table3_rows: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """What a stage dir's stage.json records, so evaluation can rebuild the exact network."""
+        return dataclasses.asdict(self)
 
 
 STAGE_ORDER = ("generation", "refinement", "refine_frozen_generation", "generation_frozen_refinement", "joint")

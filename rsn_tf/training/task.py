@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from rsn_tf.data import DataConfig, make_dataset
-from rsn_tf.losses import LossConfig, combined_loss, iterative_loss, region_loss
+from rsn_tf.losses import LossConfig, combined_loss, iterative_loss, l2_loss, region_loss
 from rsn_tf.models import RegionSupportNetwork, get_preset
 from rsn_tf.training.config import TrainConfig
 from rsn_tf.training.stages import StageSpec
@@ -28,6 +28,8 @@ class RSNTask:
         self.config = config
         self.stage = stage
         self.model_config = get_preset(config.preset)
+        if stage.guidance:
+            self.model_config = self.model_config.replace(guidance=stage.guidance)
         self.loss_config = LossConfig()
 
     # ------------------------------------------------------------------ build
@@ -98,8 +100,11 @@ class RSNTask:
         stage; the paper runs the linear variant for 17 epochs first.
         """
         regions = batch["regions"]
+        if self.stage.loss == "l2":
+            l2 = l2_loss(batch[self.stage.target], outputs["region_support"], "log")
+            return {"total": l2, "l2": l2}
         if self.stage.loss == "region":
-            target, predicted = batch["region_support"], outputs["region_support"]
+            target, predicted = batch[self.stage.target], outputs["region_support"]
             lr = tf.cond(
                 log_mode,
                 lambda: region_loss(target, predicted, regions, "log"),
@@ -119,6 +124,8 @@ class RSNTask:
         return terms
 
     def log_mode(self, epoch: int) -> bool:
+        if self.stage.region_mode is not None:
+            return self.stage.region_mode == "log"
         return self.stage.loss != "region" or epoch >= self.config.linear_epochs
 
     # ------------------------------------------------------------------ steps

@@ -182,8 +182,9 @@ class Trainer:
         return messages
 
     # ------------------------------------------------------------------ the loop
-    def run(self, stage_name: str) -> dict:
-        stage = get_stage(stage_name)
+    def run(self, stage_name: str | StageSpec) -> dict:
+        """Train one stage (a name from STAGES, or any StageSpec, e.g. a Table 3 ablation row)."""
+        stage = stage_name if isinstance(stage_name, StageSpec) else get_stage(stage_name)
         config = self.config
         task = RSNTask(config, stage)
         builder = self.builder()
@@ -278,6 +279,8 @@ class Trainer:
             getattr(model, module).save_weights(os.path.join(write_dir, f"{module}.weights.h5"))
         with tf.io.gfile.GFile(os.path.join(write_dir, "model_config.json"), "w") as fh:
             json.dump(task.model_config.to_dict(), fh, indent=2)  # export.py rebuilds the model from it
+        with tf.io.gfile.GFile(os.path.join(write_dir, "stage.json"), "w") as fh:
+            json.dump(stage.to_dict(), fh, indent=2)  # the switches, for rsn_tf.evaluate
 
         metrics = self.evaluate(task, model, builder)
         metrics.update({"stage": stage.name, "steps": total_steps, "final_losses": losses})
@@ -303,7 +306,7 @@ class Trainer:
         ds = task.build_inputs(builder, self.config.eval_split, training=False)
         if self.config.eval_batches:
             ds = ds.take(self.config.eval_batches)
-        predict = tf.function(lambda batch: task.validation_step(batch, model))
+        predict = tf.function(lambda batch: task.validation_step(batch, model), reduce_retracing=True)
         preds, gts = [], []
         for batch in ds:
             preds.append(predict(batch).numpy()[..., 0])

@@ -1,0 +1,238 @@
+"""Table 3 of the paper as data, and the runner that reproduces it under one equal budget per row.
+
+Every row is either a training stage (a ``StageSpec`` the trainer runs for the same
+number of steps as every other trained row), a model assembled from earlier rows and
+evaluated without training (Baseline3), or a property of the data alone (Baseline2).
+
+How each row maps to our code (the paper's wording in quotes):
+
+==========================  ===========================================================
+row                         what runs
+==========================  ===========================================================
+baseline1                   generation module alone, log Lr on Algorithm 1's region
+                            support; its region support is scored as a depth map
+generation_depth            generation module alone, log Lr on the depth map
+generation_depth_linear     the same with linear Lr
+generation_depth_l2         the same with L2 (eq. 1) in log space ("in log space")
+baseline2                   ground-truth region support scored as a depth map; no model
+refinement_gt               refinement on ground-truth region support (teacher forcing)
+refinement_rs_guidance      refinement trained from scratch on the region support of
+                            the frozen Baseline1 generation module (guidance and coarse
+                            depth)
+refinement_semantic         the same, but the guidance is the semantic label map; the
+                            coarse depth is still Baseline1's region support, so the
+                            two rows differ only in the guidance
+baseline3                   Baseline1 generation + refinement_gt, no further training
+freeze_refinement           from Baseline3: train generation through the frozen refinement (Li)
+freeze_generation           from Baseline3: train refinement on generated region support (Li)
+end_to_end                  from Baseline3: train both with Lc (the paper's schedule runs
+                            it after the freeze stages; here it starts from Baseline3 so
+                            that its budget equals the other rows')
+==========================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+
+from rsn_tf.metrics import MetricConfig, compute_depth_metrics
+from rsn_tf.training.stages import StageSpec
+
+__all__ = [
+    "AblationRow",
+    "ROWS",
+    "ROW_ORDER",
+    "PAPER_TABLE3",
+    "TABLE_COLUMNS",
+    "CLAIMS",
+    "select_rows",
+    "ground_truth_region_support_metrics",
+    "format_table",
+    "check_claims",
+    "run_ablation",
+]
+
+# Paper columns -> our metric names. The paper's RMSE-log is ln (its footnote); we add log10.
+TABLE_COLUMNS = (
+    ("rel", "abs_rel"),
+    ("RMSE-log (ln)", "rmse_log"),
+    ("RMSE-log10", "rmse_log10"),
+    ("RMSE-lin", "rmse"),
+    ("δ<1.25", "delta1"),
+    ("δ<1.25²", "delta2"),
+    ("δ<1.25³", "delta3"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class AblationRow:
+    name: str
+    title: str                       # the paper's row label
+    kind: str                        # "train" | "assemble" (evaluate earlier rows' weights) | "data"
+    stage: StageSpec | None = None
+
+
+def _row(name: str, title: str, **stage: object) -> AblationRow:
+    return AblationRow(name, title, "train", StageSpec(name=name, summary=title, **stage))
+
+
+_B3 = (("generation", ("baseline1",)), ("refinement", ("refinement_gt",)))
+_GEN = (("generation", ("baseline1",)),)
+
+ROWS: dict[str, AblationRow] = {r.name: r for r in (
+    _row("baseline1", "Baseline1: generation for region support", loss="region", generation_only=True,
+         region_mode="log"),
+    _row("generation_depth", "Generation module for depth inference", loss="region", generation_only=True,
+         target="depth", region_mode="log"),
+    _row("generation_depth_linear", "Generation module, with linear loss", loss="region",
+         generation_only=True, target="depth", region_mode="linear"),
+    _row("generation_depth_l2", "Generation module, with L2 loss", loss="l2", generation_only=True,
+         target="depth"),
+    AblationRow("baseline2", "Baseline2: analysis of ground truth", "data"),
+    _row("refinement_gt", "Refinement module with ground truth", loss="iterative", teacher_forcing=True),
+    _row("refinement_rs_guidance", "Refinement, region support guidance", loss="iterative",
+         freeze_generation=True, init=_GEN),
+    _row("refinement_semantic", "Refinement, with semantic guidance", loss="iterative",
+         freeze_generation=True, init=_GEN, guidance="semantic"),
+    AblationRow("baseline3", "Baseline3: initialised from Baseline1", "assemble",
+                StageSpec(name="baseline3", summary="Baseline1 generation + refinement_gt, evaluated as is",
+                          loss="iterative", freeze_generation=True, freeze_refinement=True, init=_B3)),
+    _row("freeze_refinement", "RSN: freeze refinement", loss="iterative", freeze_refinement=True, init=_B3),
+    _row("freeze_generation", "RSN: freeze generation", loss="iterative", freeze_generation=True, init=_B3),
+    _row("end_to_end", "RSN: end-to-end", loss="combined", init=_B3),
+)}
+ROW_ORDER = tuple(ROWS)
+
+# Table 3 of the paper (NYU v1+v2, 3264 train / 483 test images), columns as TABLE_COLUMNS
+# without the log10 column, which the paper reports only for the end-to-end RSN (0.112).
+PAPER_TABLE3: dict[str, dict[str, float]] = {
+    name: dict(zip(("abs_rel", "rmse_log", "rmse", "delta1", "delta2", "delta3"), values))
+    for name, values in {
+        "baseline1": (0.2334, 0.2852, 0.7737, 0.6111, 0.8769, 0.9648),
+        "generation_depth": (0.2350, 0.2639, 0.7367, 0.6517, 0.8932, 0.9715),
+        "generation_depth_linear": (0.2572, 0.2855, 0.7805, 0.6114, 0.8456, 0.9650),
+        "generation_depth_l2": (0.2503, 0.2784, 0.7681, 0.6217, 0.8682, 0.9663),
+        "baseline2": (0.5063, 0.4763, 1.29, 0.615, 0.9016, 0.9742),
+        "refinement_gt": (0.0851, 0.1057, 0.2917, 0.9528, 0.9938, 0.9988),
+        "refinement_rs_guidance": (0.3471, 0.3764, 1.056, 0.4497, 0.7643, 0.9191),
+        "refinement_semantic": (0.3345, 0.3235, 0.9806, 0.4847, 0.8005, 0.9345),
+        "baseline3": (0.2922, 0.3472, 0.8673, 0.4648, 0.7935, 0.9372),
+        "freeze_refinement": (0.2563, 0.2852, 0.7737, 0.6111, 0.8769, 0.9648),
+        "freeze_generation": (0.2692, 0.2993, 0.7922, 0.5725, 0.8596, 0.9601),
+        "end_to_end": (0.196, 0.172, 0.681, 0.792, 0.961, 0.987),
+    }.items()
+}
+PAPER_TABLE3["end_to_end"]["rmse_log10"] = 0.112
+
+# The paper's three central claims, each as (description, better row, worse rows), judged on RMSE-lin.
+CLAIMS = (
+    ("refinement with ground-truth region support is far better than the generation module alone",
+     "refinement_gt", ("generation_depth",)),
+    ("region-support guidance beats semantic guidance", "refinement_rs_guidance", ("refinement_semantic",)),
+    ("the end-to-end RSN beats Baseline1 and Baseline3", "end_to_end", ("baseline1", "baseline3")),
+)
+
+
+def select_rows(names: str | Sequence[str] | None) -> list[AblationRow]:
+    """The rows to run, in table order; ``None`` or "all" selects every row."""
+    if names is None or names == "all":
+        return list(ROWS.values())
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ROWS]
+    if unknown:
+        raise ValueError(f"--rows: unknown row(s) {unknown}; choose from {', '.join(ROW_ORDER)} or 'all'")
+    return [ROWS[n] for n in ROW_ORDER if n in names]
+
+
+def ground_truth_region_support_metrics(batches, metric_config: MetricConfig = MetricConfig()) -> dict:
+    """Baseline2: Algorithm 1's region support itself scored as a depth map. Needs no model."""
+    preds, gts = [], []
+    for batch in batches:
+        preds.append(np.asarray(batch["region_support"])[..., 0])
+        gts.append(np.asarray(batch["depth"])[..., 0])
+    # Pixels outside every region have region support 0; the metrics clamp them to min_depth,
+    # as they would any prediction of 0, so they count as (large) errors, not as skipped pixels.
+    return compute_depth_metrics(np.concatenate(preds), np.concatenate(gts), metric_config)
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.4f}"
+
+
+def format_table(results: dict[str, dict], with_paper: bool = True) -> str:
+    """Markdown: one line per row with our metrics, and the paper's under it."""
+    head = ["Table 3 row", "source", *(c for c, _ in TABLE_COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in ROW_ORDER:
+        if name not in results:
+            continue
+        ours = results[name]
+        lines.append("| " + " | ".join([ROWS[name].title, "ours", *(_fmt(ours.get(k)) for _, k in TABLE_COLUMNS)]) + " |")
+        if with_paper:
+            paper = PAPER_TABLE3[name]
+            lines.append("| | paper | " + " | ".join(_fmt(paper.get(k)) for _, k in TABLE_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def check_claims(results: dict[str, dict], metric: str = "rmse") -> list[dict]:
+    """For each of the paper's three claims: does it hold on ``results`` (lower ``metric`` is better)?"""
+    out = []
+    for text, better, worse in CLAIMS:
+        rows = (better, *worse)
+        if not all(r in results for r in rows):
+            out.append({"claim": text, "holds": None, "detail": "rows missing: " + ", ".join(r for r in rows if r not in results)})
+            continue
+        b = results[better][metric]
+        holds = all(b < results[w][metric] for w in worse)
+        detail = f"{better} {metric} {b:.4f} vs " + ", ".join(f"{w} {results[w][metric]:.4f}" for w in worse)
+        out.append({"claim": text, "holds": holds, "detail": detail})
+    return out
+
+
+def run_ablation(
+    trainer_factory: Callable[[AblationRow], object],
+    rows: Sequence[AblationRow],
+    out_dir: str,
+    eval_batches: Callable[[], object],
+    metric_config: MetricConfig = MetricConfig(),
+    say: Callable[[str], None] = print,
+) -> dict[str, dict]:
+    """Run ``rows`` in table order, each once; a row whose metrics.json exists is not run again.
+
+    ``trainer_factory(row)`` returns a Trainer whose model_dir is ``out_dir`` (every row is a
+    stage dir there, so rows initialise from each other) and whose budget is the row's.
+    ``eval_batches()`` yields the test split's batches (Baseline2 needs nothing else).
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    results: dict[str, dict] = {}
+    timings: dict[str, float] = {}
+    for index, row in enumerate(rows, 1):
+        path = os.path.join(out_dir, row.name, "metrics.json")
+        if os.path.exists(path):
+            with open(path) as fh:
+                results[row.name] = json.load(fh)["test"]
+            say(f"[{index}/{len(rows)}] {row.title}: done earlier ({path})")
+            continue
+        say(f"\n[{index}/{len(rows)}] {row.title}")
+        start = time.perf_counter()
+        if row.kind == "data":
+            metrics = {"test": ground_truth_region_support_metrics(eval_batches(), metric_config), "stage": row.name}
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as fh:
+                json.dump(metrics, fh, indent=2)
+        else:
+            metrics = trainer_factory(row).run(row.stage)
+        timings[row.name] = time.perf_counter() - start
+        results[row.name] = metrics["test"]
+    with open(os.path.join(out_dir, "ablation.json"), "w") as fh:
+        json.dump({"results": results, "seconds": timings, "claims": check_claims(results)}, fh, indent=2)
+    with open(os.path.join(out_dir, "ablation.md"), "w") as fh:
+        fh.write(format_table(results) + "\n")
+    return results
