@@ -41,6 +41,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from rsn_tf.evaluation.reports import PAPER_COLUMNS, format_value
 from rsn_tf.metrics import MetricConfig, compute_depth_metrics
 from rsn_tf.training.stages import StageSpec
 
@@ -49,7 +50,6 @@ __all__ = [
     "ROWS",
     "ROW_ORDER",
     "PAPER_TABLE3",
-    "TABLE_COLUMNS",
     "CLAIMS",
     "select_rows",
     "ground_truth_region_support_metrics",
@@ -57,18 +57,6 @@ __all__ = [
     "check_claims",
     "run_ablation",
 ]
-
-# Paper columns -> our metric names. The paper's RMSE-log is ln (its footnote); we add log10.
-TABLE_COLUMNS = (
-    ("rel", "abs_rel"),
-    ("RMSE-log (ln)", "rmse_log"),
-    ("RMSE-log10", "rmse_log10"),
-    ("RMSE-lin", "rmse"),
-    ("δ<1.25", "delta1"),
-    ("δ<1.25²", "delta2"),
-    ("δ<1.25³", "delta3"),
-)
-
 
 @dataclasses.dataclass(frozen=True)
 class AblationRow:
@@ -109,7 +97,7 @@ ROWS: dict[str, AblationRow] = {r.name: r for r in (
 )}
 ROW_ORDER = tuple(ROWS)
 
-# Table 3 of the paper (NYU v1+v2, 3264 train / 483 test images), columns as TABLE_COLUMNS
+# Table 3 of the paper (NYU v1+v2, 3264 train / 483 test images), columns as PAPER_COLUMNS
 # without the log10 column, which the paper reports only for the end-to-end RSN (0.112).
 PAPER_TABLE3: dict[str, dict[str, float]] = {
     name: dict(zip(("abs_rel", "rmse_log", "rmse", "delta1", "delta2", "delta3"), values))
@@ -162,22 +150,18 @@ def ground_truth_region_support_metrics(batches, metric_config: MetricConfig = M
     return compute_depth_metrics(np.concatenate(preds), np.concatenate(gts), metric_config)
 
 
-def _fmt(value: float | None) -> str:
-    return "–" if value is None or not np.isfinite(value) else f"{value:.4f}"
-
-
 def format_table(results: dict[str, dict], with_paper: bool = True) -> str:
     """Markdown: one line per row with our metrics, and the paper's under it."""
-    head = ["Table 3 row", "source", *(c for c, _ in TABLE_COLUMNS)]
+    head = ["Table 3 row", "source", *(c for c, _ in PAPER_COLUMNS)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in ROW_ORDER:
         if name not in results:
             continue
         ours = results[name]
-        lines.append("| " + " | ".join([ROWS[name].title, "ours", *(_fmt(ours.get(k)) for _, k in TABLE_COLUMNS)]) + " |")
+        lines.append("| " + " | ".join([ROWS[name].title, "ours", *(format_value(ours.get(k)) for _, k in PAPER_COLUMNS)]) + " |")
         if with_paper:
             paper = PAPER_TABLE3[name]
-            lines.append("| | paper | " + " | ".join(_fmt(paper.get(k)) for _, k in TABLE_COLUMNS) + " |")
+            lines.append("| | paper | " + " | ".join(format_value(paper.get(k)) for _, k in PAPER_COLUMNS) + " |")
     return "\n".join(lines)
 
 

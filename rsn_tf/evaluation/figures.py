@@ -1,0 +1,159 @@
+"""Figures people look at: a Figure-3-style comparison grid and a region-support visualisation.
+
+Both use one colour map (turbo, near = red, far = blue, as everywhere in RSN-TF) with one
+depth range shared by every panel of the figure, and a colour bar in metres, so colours
+compare across columns. Pixels without valid ground truth are black in the ground-truth
+panel. Drawn with OpenCV only (already a dependency); every function returns an
+(H, W, 3) uint8 BGR array that ``cv2.imwrite`` writes as PNG.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from rsn_tf.serving_client import colorize_depth
+
+__all__ = ["shared_depth_range", "colour_bar", "depth_panel", "region_boundaries", "comparison_grid",
+           "region_support_figure", "save_png"]
+
+PANEL_WIDTH = 224
+_HEADER = 30
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def shared_depth_range(depths: Sequence[np.ndarray]) -> float:
+    """The colour map's far end: the 99th percentile of the valid ground truth, rounded up to 0.5 m."""
+    values = np.concatenate([d[np.isfinite(d) & (d > 0)].ravel() for d in depths] or [np.zeros(0)])
+    if values.size == 0:
+        return 10.0
+    return max(0.5, math.ceil(float(np.percentile(values, 99)) * 2) / 2)
+
+
+def _scale(image: np.ndarray, width: int, interpolation: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    return cv2.resize(image, (width, max(1, round(h * width / w))), interpolation=interpolation)
+
+
+def depth_panel(depth: np.ndarray, max_depth: float, width: int = PANEL_WIDTH) -> np.ndarray:
+    """(H, W) metres -> a BGR panel; non-finite or non-positive pixels are black."""
+    depth = np.asarray(depth, np.float32)
+    panel = colorize_depth(np.nan_to_num(depth, nan=0.0), max_depth)
+    panel[~(np.isfinite(depth) & (depth > 0))] = 0
+    return _scale(panel, width, cv2.INTER_NEAREST)
+
+
+def _rgb_panel(rgb: np.ndarray, width: int = PANEL_WIDTH) -> np.ndarray:
+    bgr = cv2.cvtColor(np.clip(np.asarray(rgb), 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+    return _scale(bgr, width, cv2.INTER_AREA if bgr.shape[1] > width else cv2.INTER_LINEAR)
+
+
+def _titled(panel: np.ndarray, title: str) -> np.ndarray:
+    header = np.full((_HEADER, panel.shape[1], 3), 255, np.uint8)
+    scale = 0.5
+    while scale > 0.3 and cv2.getTextSize(title, _FONT, scale, 1)[0][0] > panel.shape[1] - 8:
+        scale -= 0.05
+    cv2.putText(header, title, (4, _HEADER - 10), _FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([header, panel])
+
+
+def colour_bar(height: int, max_depth: float, width: int = 70) -> np.ndarray:
+    """A vertical bar: 0 m at the top (red) to ``max_depth`` at the bottom (blue), ticks in metres."""
+    bar_w, top, bottom = 18, 8, 8
+    inner = max(2, height - top - bottom)
+    ramp = np.linspace(0.0, max_depth, inner, dtype=np.float32)[:, None].repeat(bar_w, axis=1)
+    out = np.full((height, width, 3), 255, np.uint8)
+    out[top:top + inner, 4:4 + bar_w] = colorize_depth(ramp, max_depth)
+    step = next(s for s in (0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0) if max_depth / s <= 6)
+    for value in np.arange(0.0, max_depth + 1e-6, step):
+        y = top + int(round(value / max_depth * (inner - 1)))
+        cv2.line(out, (4 + bar_w, y), (8 + bar_w, y), (0, 0, 0), 1)
+        cv2.putText(out, f"{value:g} m", (11 + bar_w, y + 4), _FONT, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+    return out
+
+
+def comparison_grid(
+    rgbs: Sequence[np.ndarray],
+    ground_truths: Sequence[np.ndarray],
+    predictions: dict[str, Sequence[np.ndarray]],
+    width: int = PANEL_WIDTH,
+) -> np.ndarray:
+    """Figure 3: one row per image; columns RGB, ground truth, then each named prediction."""
+    max_depth = shared_depth_range(ground_truths)
+    rows = []
+    for i, (rgb, gt) in enumerate(zip(rgbs, ground_truths)):
+        panels = [_rgb_panel(rgb, width), depth_panel(gt, max_depth, width)]
+        panels += [depth_panel(maps[i], max_depth, width) for maps in predictions.values()]
+        if i == 0:
+            titles = ["RGB", "Ground truth", *predictions]
+            panels = [_titled(p, t) for p, t in zip(panels, titles)]
+        rows.append(_spaced(panels, axis=1))
+    grid = _spaced(rows, axis=0)
+    return np.hstack([grid, colour_bar(grid.shape[0], max_depth)])
+
+
+def _spaced(panels: Sequence[np.ndarray], axis: int, gap: int = 4) -> np.ndarray:
+    """Concatenate with white gaps (rows along axis 0, columns along axis 1)."""
+    out = []
+    for i, p in enumerate(panels):
+        if i:
+            shape = (p.shape[0], gap, 3) if axis == 1 else (gap, p.shape[1], 3)
+            out.append(np.full(shape, 255, np.uint8))
+        out.append(p)
+    return np.concatenate(out, axis=axis)
+
+
+def region_boundaries(regions: np.ndarray) -> np.ndarray:
+    """Boolean (H, W): pixels whose right or lower neighbour lies in another region."""
+    regions = np.asarray(regions)
+    edge = np.zeros(regions.shape, bool)
+    edge[:, :-1] |= regions[:, :-1] != regions[:, 1:]
+    edge[:-1, :] |= regions[:-1, :] != regions[1:, :]
+    return edge
+
+
+def _with_boundaries(panel: np.ndarray, regions: np.ndarray, colour=(255, 255, 255)) -> np.ndarray:
+    h, w = panel.shape[:2]
+    big = cv2.resize(np.asarray(regions, np.int32).astype(np.float32), (w, h), interpolation=cv2.INTER_NEAREST)
+    out = panel.copy()
+    out[region_boundaries(big)] = colour
+    return out
+
+
+def region_support_figure(
+    rgbs: Sequence[np.ndarray],
+    regions: Sequence[np.ndarray],
+    region_supports: Sequence[np.ndarray],
+    predicted: Sequence[np.ndarray] | None = None,
+    width: int = PANEL_WIDTH,
+) -> np.ndarray:
+    """One row per image: the image with Algorithm 1's region boundaries; the regions filled with
+    their mean depth (the region support) over the image; and, if given, the predicted region support
+    with the same boundaries."""
+    max_depth = shared_depth_range(region_supports)
+    rows = []
+    for i, (rgb, reg, rs) in enumerate(zip(rgbs, regions, region_supports)):
+        image = _rgb_panel(rgb, width)
+        support = depth_panel(rs, max_depth, width)
+        blended = cv2.addWeighted(support, 0.75, image, 0.25, 0)
+        panels = [_with_boundaries(image, reg, (255, 255, 255)), _with_boundaries(blended, reg, (0, 0, 0))]
+        titles = ["Image + region boundaries", "Region support (mean depth)"]
+        if predicted is not None:
+            panels.append(_with_boundaries(depth_panel(predicted[i], max_depth, width), reg, (0, 0, 0)))
+            titles.append("Predicted region support")
+        if i == 0:
+            panels = [_titled(p, t) for p, t in zip(panels, titles)]
+        rows.append(_spaced(panels, axis=1))
+    grid = _spaced(rows, axis=0)
+    return np.hstack([grid, colour_bar(grid.shape[0], max_depth)])
+
+
+def save_png(path: str, image: np.ndarray) -> int:
+    """Write a figure as PNG at maximum compression (figures get committed); returns its size in bytes."""
+    if not cv2.imwrite(path, image, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
+        raise OSError(f"{path}: could not write the PNG")
+    return os.path.getsize(path)

@@ -1,0 +1,246 @@
+"""The evaluate CLI, the Table 3 ablation runner, region statistics and figures.
+
+Expected values come from hand computation or from ``rsn_tf.metrics`` applied to arrays
+the test reads itself from TFDS, never from the evaluate CLI's own output.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers import build_small_merged
+from rsn_tf.evaluation.ablation import (
+    PAPER_TABLE3, ROW_ORDER, check_claims, format_table, ground_truth_region_support_metrics, select_rows,
+)
+from rsn_tf.evaluation.figures import PANEL_WIDTH, comparison_grid, region_boundaries, region_support_figure
+from rsn_tf.evaluation.region_statistics import RegionStatistics, per_region_statistics
+from rsn_tf.metrics import METRIC_NAMES, MetricConfig, compute_depth_metrics, per_image_metrics
+from rsn_tf.region_support import region_support
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATASET = "nyu_region_support/merged"
+
+# A hand-made scene: label 1 on the left (depths 1.0 and 1.2, mean 1.1), label 2 on the right
+# (a flat 3 m wall), one pixel without depth.
+LABELS = np.array([[1, 1, 1, 2, 2, 2]] * 4, np.int32)
+DEPTH = np.array([[1.0, 1.0, 1.2, 3.0, 3.0, 3.0],
+                  [1.0, 1.2, 1.2, 3.0, 3.0, 3.0],
+                  [1.0, 1.0, 1.2, 3.0, 3.0, 3.0],
+                  [1.0, 1.2, 1.2, 3.0, 3.0, 0.0]], np.float32)
+
+
+# ------------------------------------------------------------------ Baseline2 and region statistics
+
+
+def test_baseline2_is_exact_on_a_hand_made_scene():
+    targets = region_support(LABELS, DEPTH)
+    batch = {"region_support": targets.region_support[None, ..., None], "depth": DEPTH[None, ..., None]}
+    m = ground_truth_region_support_metrics([batch])
+    # 23 valid pixels: six at 1.0 and six at 1.2 with region support 1.1, eleven exact at 3.0.
+    n = 23
+    assert m["num_images"] == 1
+    assert m["abs_rel"] == pytest.approx((6 * 0.1 / 1.0 + 6 * 0.1 / 1.2) / n, rel=1e-6)
+    assert m["rmse"] == pytest.approx(math.sqrt(12 * 0.01 / n), rel=1e-6)
+    assert m["rmse_log"] == pytest.approx(math.sqrt((6 * math.log(1.1) ** 2 + 6 * math.log(1.2 / 1.1) ** 2) / n), rel=1e-5)
+    assert m["delta1"] == m["delta2"] == m["delta3"] == 1.0
+
+
+def test_region_statistics_match_a_hand_computation():
+    rmse, variance = per_region_statistics(DEPTH, np.where(LABELS == 1, 1.1, 3.0), LABELS, DEPTH > 0)
+    # Region 1: every pixel is 0.1 from 1.1 -> RMSE 0.1, variance 0.01. Region 2: flat -> 0, 0.
+    np.testing.assert_allclose(rmse, [0.1, 0.0], atol=1e-7)
+    np.testing.assert_allclose(variance, [0.01, 0.0], atol=1e-7)
+    stats = RegionStatistics()
+    predicted = np.where(LABELS == 1, 1.0, 2.5).astype(np.float32)
+    predicted[0, 0] = 1.4                        # one noisy pixel: region 1's prediction varies
+    stats.update(DEPTH, np.where(LABELS == 1, 1.1, 3.0), LABELS, DEPTH > 0, predicted)
+    result = stats.result()
+    assert result["ground_truth"] == pytest.approx({"mean_rmse": 0.05, "mean_variance": 0.005, "regions": 2})
+    # Region 1 prediction vs depth: errors 0.4 (once), 0 (five at 1.0), 0.2 (six at 1.2).
+    r1 = math.sqrt((0.16 + 6 * 0.04) / 12)
+    v1 = np.var([1.4] + [1.0] * 11)
+    assert result["predicted"]["mean_rmse"] == pytest.approx((r1 + 0.5) / 2, rel=1e-6)
+    assert result["predicted"]["mean_variance"] == pytest.approx(v1 / 2, rel=1e-6)
+
+
+def test_region_statistics_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="one shape"):
+        per_region_statistics(DEPTH, DEPTH[:2], LABELS)
+
+
+# ------------------------------------------------------------------ the ablation table
+
+
+def test_rows_cover_table3_and_claims_are_judged_on_rmse():
+    assert set(ROW_ORDER) == set(PAPER_TABLE3) and len(ROW_ORDER) == 12
+    with pytest.raises(ValueError, match="unknown row"):
+        select_rows("baseline1,not_a_row")
+    assert [r.name for r in select_rows("end_to_end,baseline2")] == ["baseline2", "end_to_end"]
+    results = {name: {"rmse": 1.0} for name in ROW_ORDER}
+    results["refinement_gt"]["rmse"] = 0.3
+    results["refinement_semantic"]["rmse"] = 0.9          # semantic beats region support here
+    results["end_to_end"]["rmse"] = 0.8
+    results["baseline3"]["rmse"] = 0.7                     # but Baseline3 beats end-to-end
+    verdicts = [c["holds"] for c in check_claims(results)]
+    assert verdicts == [True, False, False]
+    assert check_claims({"baseline1": {"rmse": 1.0}})[0]["holds"] is None
+
+
+def test_table_prints_the_paper_numbers_beside_ours():
+    table = format_table({"baseline2": {"abs_rel": 0.1234, "rmse": 0.5}})
+    lines = table.splitlines()
+    assert lines[2].startswith("| Baseline2: analysis of ground truth | ours | 0.1234 |")
+    assert lines[3].startswith("| | paper | 0.5063 | 0.4763 |")
+
+
+# ------------------------------------------------------------------ figures
+
+
+def test_figure_grid_and_region_support_figure_have_the_documented_layout():
+    rgb = np.random.default_rng(0).integers(0, 255, (4, 6, 3)).astype(np.float32)
+    grid = comparison_grid([rgb, rgb], [DEPTH, DEPTH], {"RSN": [DEPTH, DEPTH], "Other": [DEPTH, DEPTH]}, width=60)
+    # 2 rows of 40-px panels (4x6 scaled to 60 wide) under a 30-px title band, 4 columns of 60 px, 4-px gaps, a 70-px colour bar.
+    assert grid.dtype == np.uint8 and grid.shape == (30 + 40 + 4 + 40, 4 * 60 + 3 * 4 + 70, 3)
+    # The ground-truth panel is black where depth is missing (bottom-right pixel -> a 10x10 block).
+    gt_panel = grid[30 + 40 + 4:, 64:124]
+    assert (gt_panel[-5:, -5:] == 0).all() and gt_panel[:5, :5].any()
+    figure = region_support_figure([rgb], [LABELS], [DEPTH], [DEPTH], width=60)
+    assert figure.shape == (30 + 40, 3 * 60 + 2 * 4 + 70, 3)
+    assert region_boundaries(LABELS).sum() == 4        # one vertical boundary, four rows
+
+
+# ------------------------------------------------------------------ the CLIs on a real (small) dataset
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval_data")
+    build_small_merged(root, v2_frames=6, v1_frames=6, seed=5)
+    return str(root / "tfds")
+
+
+@pytest.fixture(scope="module")
+def test_split(data_dir):
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(DATASET, data_dir=data_dir)
+    examples = list(tfds.as_numpy(builder.as_dataset(split="test")))
+    assert len(examples) >= 2
+    return examples
+
+
+def evaluate(*args: str) -> int:
+    from rsn_tf.evaluate import main
+
+    return main([*args, "--no_progress"])
+
+
+def test_evaluate_cli_metrics_equal_rsn_tf_metrics_on_stored_predictions(data_dir, test_split, tmp_path):
+    rng = np.random.default_rng(0)
+    preds, gts, keys = [], [], []
+    for ex in test_split:
+        gt = ex["depth"]
+        pred = (gt * np.exp(rng.normal(0, 0.2, gt.shape))).astype(np.float32)
+        pred[:3, :3] = np.nan                                   # a broken pixel gets clamped, not dropped
+        key = ex["key"].decode()
+        np.save(tmp_path / f"{key}.npy", pred)
+        preds.append(pred), gts.append(gt), keys.append(key)
+    for crop in (False, True):
+        out = tmp_path / f"out_{crop}"
+        assert evaluate(f"--model={tmp_path}", f"--dataset={DATASET}", f"--data_dir={data_dir}", f"--out={out}",
+                        *(["--eigen_crop"] if crop else [])) == 0
+        expected = compute_depth_metrics(np.stack(preds), np.stack(gts), MetricConfig(eigen_crop=crop))
+        got = json.loads((out / "metrics.json").read_text())
+        assert got["settings"]["eigen_crop"] is crop and got["settings"]["height"] == 480
+        for name in METRIC_NAMES:
+            assert got["metrics"][name] == pytest.approx(expected[name], rel=1e-6, abs=1e-9), name
+        assert got["metrics"]["num_images"] == len(keys)
+        per_image = per_image_metrics(np.stack(preds), np.stack(gts), MetricConfig(eigen_crop=crop))
+        rows = {r["key"]: r for r in csv.DictReader(open(out / "per_image.csv"))}
+        for i, key in enumerate(keys):
+            assert float(rows[key]["rmse"]) == pytest.approx(per_image["rmse"][i], rel=1e-9)
+            assert float(rows[key]["delta1"]) == pytest.approx(per_image["delta1"][i], rel=1e-9)
+        table = (out / "metrics.md").read_text()
+        assert "| rel | RMSE-log (ln) | RMSE-log (log10) | RMSE-lin | δ<1.25 | δ<1.25² | δ<1.25³ |" in table
+        assert f"{expected['abs_rel']:.4f}" in table and f"{expected['rmse']:.4f}" in table
+
+
+def test_a_uniform_10_percent_overestimate_gives_the_hand_computed_metrics(data_dir, test_split, tmp_path):
+    for ex in test_split:
+        np.save(tmp_path / f"{ex['key'].decode()}.npy", ex["depth"] * 1.1)
+    assert evaluate(f"--model={tmp_path}", f"--dataset={DATASET}", f"--data_dir={data_dir}",
+                    f"--out={tmp_path / 'out'}", "--max_depth=9") == 0   # 1.1 x 9 m stays under the clamp
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())["metrics"]
+    assert m["abs_rel"] == pytest.approx(0.1, rel=1e-5)
+    assert m["rmse_log"] == pytest.approx(math.log(1.1), rel=1e-5)
+    assert m["rmse_log10"] == pytest.approx(math.log10(1.1), rel=1e-5)
+    assert m["delta1"] == 1.0
+
+
+def test_keras_file_and_its_savedmodel_evaluate_alike_and_figures_are_written(data_dir, tmp_path):
+    from rsn_tf.models import RegionSupportNetwork, get_preset
+    from rsn_tf.serving.exporter import export_saved_model
+
+    model = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
+    model.build()
+    model.save(tmp_path / "m.keras")
+    saved = export_saved_model(model, str(tmp_path / "export"), "rsn")
+    common = [f"--dataset={DATASET}", f"--data_dir={data_dir}", "--max_images=3"]
+    assert evaluate(f"--model={tmp_path / 'm.keras'}", *common, f"--out={tmp_path / 'k'}", "--figures=2",
+                    f"--compare=Same model={saved}") == 0
+    assert evaluate(f"--model={tmp_path / 'export' / 'rsn'}", *common, f"--out={tmp_path / 's'}",
+                    "--height=48", "--width=64") == 0
+    keras_m = json.loads((tmp_path / "k" / "metrics.json").read_text())
+    saved_m = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    assert keras_m["settings"]["height"] == 48                   # a Keras model runs at its own size
+    for name in ("abs_rel", "rmse", "delta1"):
+        assert keras_m["metrics"][name] == pytest.approx(saved_m["metrics"][name], rel=2e-3, abs=2e-3)
+    assert set(keras_m["region_statistics"]) == {"ground_truth", "predicted"}
+    panel_h = round(PANEL_WIDTH * 48 / 64)
+    grid = cv2.imread(str(tmp_path / "k" / "figure3.png"), cv2.IMREAD_UNCHANGED)
+    assert grid.dtype == np.uint8 and grid.shape == (30 + 2 * panel_h + 4, 4 * PANEL_WIDTH + 3 * 4 + 70, 3)
+    rs = cv2.imread(str(tmp_path / "k" / "region_support.png"), cv2.IMREAD_UNCHANGED)
+    assert rs.dtype == np.uint8 and rs.shape == (30 + 2 * panel_h + 4, 3 * PANEL_WIDTH + 2 * 4 + 70, 3)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model=/nonexistent/run"], "/nonexistent/run: no such file or directory"),
+    (["--model=.", "--compare=no-equals-sign"], "--compare='no-equals-sign': expected LABEL=PATH"),
+    (["--model=.", "--min_depth=5", "--max_depth=1"], "--min_depth=5.0 / --max_depth=1.0"),
+])
+def test_bad_arguments_name_the_flag_and_exit_2(args, message, capsys):
+    assert evaluate(*args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_ablation_smoke_two_rows_then_resume_and_evaluate_the_stage(data_dir, tmp_path):
+    out = tmp_path / "ablation"
+    cmd = [sys.executable, "-m", "rsn_tf.ablation", f"--dataset={DATASET}", f"--data_dir={data_dir}",
+           "--rows=baseline2,baseline1", "--epochs=1", "--steps_per_epoch=2", "--batch_size=4", f"--out={out}"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    first = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    table = (out / "ablation.md").read_text()
+    assert "Baseline2: analysis of ground truth | ours" in table and "Baseline1: generation for region support | ours" in table
+    assert "| | paper | 0.2334 |" in table and "| | paper | 0.5063 |" in table
+    assert "not tested" in first.stdout                            # claims whose rows were not run
+    stage = json.loads((out / "baseline1" / "stage.json").read_text())
+    assert stage["generation_only"] is True and stage["region_mode"] == "log"
+    summary = json.loads((out / "ablation.json").read_text())
+    assert set(summary["results"]) == {"baseline1", "baseline2"}
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert again.returncode == 0 and again.stdout.count("done earlier") == 2
+    # The generation-only stage dir evaluates as a Keras source with its stage's switches.
+    assert evaluate(f"--model={out / 'baseline1'}", f"--dataset={DATASET}", f"--data_dir={data_dir}",
+                    f"--out={tmp_path / 'e'}") == 0
+    got = json.loads((tmp_path / "e" / "metrics.json").read_text())["metrics"]
+    assert got["rmse"] == pytest.approx(summary["results"]["baseline1"]["rmse"], rel=1e-4)
