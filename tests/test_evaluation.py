@@ -244,3 +244,32 @@ def test_ablation_smoke_two_rows_then_resume_and_evaluate_the_stage(data_dir, tm
                     f"--out={tmp_path / 'e'}") == 0
     got = json.loads((tmp_path / "e" / "metrics.json").read_text())["metrics"]
     assert got["rmse"] == pytest.approx(summary["results"]["baseline1"]["rmse"], rel=1e-4)
+
+
+def test_a_teacher_forced_stage_dir_is_fed_the_ground_truth_region_support(tmp_path):
+    import tensorflow as tf
+
+    from rsn_tf.evaluation.sources import load_source
+    from rsn_tf.models import RegionSupportNetwork, get_preset
+    from rsn_tf.training.stages import STAGES
+
+    config = get_preset("tiny", height=24, width=32)
+    model = RegionSupportNetwork(config, teacher_forcing=True)
+    model.build()
+    stage_dir = tmp_path / "refinement"
+    stage_dir.mkdir()
+    for module in ("generation", "refinement"):
+        getattr(model, module).save_weights(str(stage_dir / f"{module}.weights.h5"))
+    (stage_dir / "model_config.json").write_text(json.dumps(config.to_dict()))
+    (stage_dir / "stage.json").write_text(json.dumps(STAGES["refinement"].to_dict()))
+    rng = np.random.default_rng(1)
+    batch = {"image": rng.uniform(0, 255, (2, 24, 32, 3)).astype(np.float32),
+             "region_support": rng.uniform(1, 4, (2, 24, 32, 1)).astype(np.float32),
+             "label": np.zeros((2, 24, 32, 1), np.int32)}
+    out = load_source(str(stage_dir)).predict(batch)
+    assert out["region_support"] is None                          # the input, not a prediction
+    direct = model({k: tf.constant(v) for k, v in batch.items()}, training=False)["depth"].numpy()[..., 0]
+    np.testing.assert_allclose(out["depth"], direct, rtol=1e-4, atol=1e-4)
+    # A different region support changes the depth: the source really feeds it.
+    batch["region_support"] = batch["region_support"] * 2
+    assert not np.allclose(load_source(str(stage_dir)).predict(batch)["depth"], direct, atol=1e-3)
