@@ -134,6 +134,10 @@ def _run(args, compare: list[tuple[str, str]]) -> int:
         total = min(total, args.max_images)
     if args.figures and not compare:
         compare = _discover_compare(args.model, source.path)
+        missing = [label for label, _ in FIGURE_COLUMNS if label not in dict(compare)]
+        if missing:
+            print(f"figure3.png: no {', '.join(missing)} found beside {args.model} (train.py --stage=all or "
+                  "the ablation makes them); add columns with --compare=LABEL=PATH", file=sys.stderr)
     others = [load_source(path, label) for label, path in compare] if args.figures else []
     metric_config = MetricConfig(min_depth=args.min_depth, max_depth=args.max_depth, eigen_crop=args.eigen_crop)
     result = evaluate_source(source, batches, metric_config, keep=args.figures, compare=others, total=total,
