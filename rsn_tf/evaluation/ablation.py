@@ -196,7 +196,11 @@ def run_ablation(
     """
     os.makedirs(out_dir, exist_ok=True)
     results: dict[str, dict] = {}
+    summary = os.path.join(out_dir, "ablation.json")
     timings: dict[str, float] = {}
+    if os.path.exists(summary):  # a resumed run keeps the times of the rows it does not run again
+        with open(summary) as fh:
+            timings = json.load(fh).get("seconds", {})
     for index, row in enumerate(rows, 1):
         path = os.path.join(out_dir, row.name, "metrics.json")
         if os.path.exists(path):
@@ -215,7 +219,7 @@ def run_ablation(
             metrics = trainer_factory(row).run(row.stage)
         timings[row.name] = time.perf_counter() - start
         results[row.name] = metrics["test"]
-    with open(os.path.join(out_dir, "ablation.json"), "w") as fh:
+    with open(summary, "w") as fh:
         json.dump({"results": results, "seconds": timings, "claims": check_claims(results)}, fh, indent=2)
     with open(os.path.join(out_dir, "ablation.md"), "w") as fh:
         fh.write(format_table(results) + "\n")
