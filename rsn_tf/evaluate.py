@@ -59,7 +59,7 @@ def _parse_compare(values: Sequence[str]) -> list[tuple[str, str]]:
 
 def _discover_compare(model_path: str, exclude: str) -> list[tuple[str, str]]:
     """Figure 3's other columns, from the run the model belongs to (its dir or its parent)."""
-    from rsn_tf.evaluation.sources import find_stage_dirs
+    from rsn_tf.training.stage_dir import find_stage_dirs
 
     run = find_stage_dirs(model_path) or find_stage_dirs(os.path.dirname(os.path.normpath(model_path)))
     found = []

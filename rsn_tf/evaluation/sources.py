@@ -18,14 +18,15 @@ Four kinds, picked from the path given to ``--model`` (or ``--compare``):
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["DepthSource", "SourceError", "load_source", "load_stage_model", "find_stage_dirs"]
+from rsn_tf.training.stage_dir import find_stage_dirs, load_stage_model
+
+__all__ = ["DepthSource", "SourceError", "load_source"]
 
 # Stages whose weights make a complete depth model, most finished first (train.py and ablation names).
 _RUN_PREFERENCE = ("joint", "end_to_end", "generation_frozen_refinement", "freeze_refinement",
@@ -44,44 +45,6 @@ class DepthSource:
     path: str
     predict: Callable[[dict], dict]
     model_size: tuple[int, int] | None = None      # the resolution the network runs at, if known
-
-
-def _stage_switches(stage_dir: str) -> dict:
-    path = os.path.join(stage_dir, "stage.json")
-    if os.path.exists(path):
-        with open(path) as fh:
-            return json.load(fh)
-    # Runs from before stage.json existed: the stage is known by its directory name.
-    name = os.path.basename(os.path.normpath(stage_dir))
-    return {"name": name, "generation_only": name == "generation", "teacher_forcing": name == "refinement"}
-
-
-def load_stage_model(stage_dir: str):
-    """The RegionSupportNetwork a finished stage dir describes, with that stage's switches."""
-    from rsn_tf.models import RegionSupportNetwork, RSNConfig
-
-    with open(os.path.join(stage_dir, "model_config.json")) as fh:
-        config = RSNConfig.from_dict(json.load(fh))
-    stage = _stage_switches(stage_dir)
-    model = RegionSupportNetwork(config, generation_only=bool(stage.get("generation_only")),
-                                 teacher_forcing=bool(stage.get("teacher_forcing")))
-    model.build()
-    for module in ("generation", "refinement"):
-        weights = os.path.join(stage_dir, f"{module}.weights.h5")
-        if not os.path.exists(weights):
-            raise SourceError(f"{stage_dir}: {module}.weights.h5 is missing; the stage did not finish")
-        getattr(model, module).load_weights(weights)
-    return model, stage
-
-
-def find_stage_dirs(run_dir: str) -> dict[str, str]:
-    """Stage name -> stage dir for every finished stage (model_config.json present) in a run dir."""
-    if not os.path.isdir(run_dir):
-        return {}
-    return {
-        name: os.path.join(run_dir, name) for name in sorted(os.listdir(run_dir))
-        if os.path.exists(os.path.join(run_dir, name, "model_config.json"))
-    }
 
 
 def _keras_source(name: str, path: str, model) -> DepthSource:

@@ -11,7 +11,6 @@ half-written version. If anything fails midway, the temporary directory is remov
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import uuid
@@ -20,8 +19,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rsn_tf.models import RegionSupportNetwork, RSNConfig
+from rsn_tf.models import RegionSupportNetwork
 from rsn_tf.serving.signatures import DepthServer, ServingLimits
+from rsn_tf.training.stage_dir import load_stage_model
 
 __all__ = [
     "ExportError",
@@ -61,15 +61,13 @@ def load_model(model_dir: str | None = None, keras_file: str | None = None, stag
         )
     for name in stages:
         stage_dir = os.path.join(model_dir, name)
-        config_path = os.path.join(stage_dir, "model_config.json")
-        if tf.io.gfile.exists(config_path):
-            with tf.io.gfile.GFile(config_path) as fh:
-                config = RSNConfig.from_dict(json.load(fh))
-            model = RegionSupportNetwork(config, generation_only=name == "generation")
-            model.build()
-            model.generation.load_weights(os.path.join(stage_dir, "generation.weights.h5"))
-            if name != "generation":
-                model.refinement.load_weights(os.path.join(stage_dir, "refinement.weights.h5"))
+        if tf.io.gfile.exists(os.path.join(stage_dir, "model_config.json")):
+            model, switches = load_stage_model(stage_dir)
+            if switches.get("teacher_forcing"):
+                raise ExportError(
+                    f"--stage={name} refines the ground-truth region support (teacher forcing), which a served "
+                    "model does not have. Export a stage whose generation module was trained."
+                )
             return model
     raise ExportError(
         f"--model_dir={model_dir}: no finished stage found (looked for model_config.json in "
