@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -27,6 +28,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Default epochs per trained row, per preset: `tiny` fits the whole table in <= 60 minutes
 # on 2 CPU cores (BENCHMARKS.md); the others follow the paper's 40 epochs.
 DEFAULT_EPOCHS = {"tiny": 8, "small": 40, "paper": 40}
+
+
+def _check_settings(out: str, settings: dict) -> None:
+    """Rows of one table must share one budget: refuse to mix settings in an existing --out."""
+    path = os.path.join(out, "settings.json")
+    if os.path.exists(path):
+        with open(path) as fh:
+            earlier = json.load(fh)
+        changed = {k: (earlier.get(k), v) for k, v in settings.items() if earlier.get(k) != v}
+        if changed:
+            what = ", ".join(f"--{k}={new} (was {old})" for k, (old, new) in changed.items())
+            raise ValueError(f"{out} holds rows run with other settings: {what}. Use another --out, or the "
+                             "earlier settings to resume; mixing them would make the rows' budgets unequal.")
+        return
+    os.makedirs(out, exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(settings, fh, indent=2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ds = task.build_inputs(Trainer(base).builder(), "test", training=False)
             return ds.take(args.eval_batches) if args.eval_batches else ds
 
+        _check_settings(args.out, {"dataset": args.dataset, "preset": args.preset, "epochs": epochs,
+                                   "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
+                                   "seed": args.seed, "eval_batches": args.eval_batches})
         start = time.perf_counter()
         print(f"Table 3 ablation: {len(rows)} row(s), {args.preset} preset, {args.dataset}, "
               f"{epochs} epoch(s) per trained row, output in {args.out}/", flush=True)

@@ -240,6 +240,9 @@ def test_ablation_smoke_two_rows_then_resume_and_evaluate_the_stage(data_dir, tm
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     assert again.returncode == 0 and again.stdout.count("done earlier") == 2
     assert json.loads((out / "ablation.json").read_text())["seconds"] == summary["seconds"]   # kept on resume
+    other = subprocess.run([c for c in cmd if c != "--epochs=1"] + ["--epochs=2"], capture_output=True, text=True,
+                           cwd=ROOT, env=env, timeout=600)
+    assert other.returncode == 2 and "--epochs=2 (was 1)" in other.stderr   # budgets never mix in one table
     # The generation-only stage dir evaluates as a Keras source with its stage's switches.
     assert evaluate(f"--model={out / 'baseline1'}", f"--dataset={DATASET}", f"--data_dir={data_dir}",
                     f"--out={tmp_path / 'e'}") == 0
