@@ -38,15 +38,19 @@ def per_region_statistics(values: np.ndarray, reference: np.ndarray, regions: np
     keep = (regions > 0) & np.isfinite(values) & np.isfinite(reference)
     if valid is not None:
         keep &= np.asarray(valid, bool).reshape(-1)
-    ids, inverse = np.unique(regions[keep], return_inverse=True)
+    ids, v, ref = regions[keep], values[keep], reference[keep]
     if ids.size == 0:
         return np.zeros(0), np.zeros(0)
-    v, ref = values[keep], reference[keep]
-    count = np.bincount(inverse, minlength=ids.size)
-    sq_err = np.bincount(inverse, (v - ref) ** 2, ids.size) / count
-    mean = np.bincount(inverse, v, ids.size) / count
-    variance = np.bincount(inverse, (v - mean[inverse]) ** 2, ids.size) / count
-    return np.sqrt(sq_err), variance
+    # Region ids are small dense integers (Algorithm 1 numbers them 1..M), so bincount over the
+    # raw ids is one pass each, with no sort; absent ids are dropped at the end.
+    size = int(ids.max()) + 1
+    count = np.bincount(ids, minlength=size)
+    present = count > 0
+    n = np.maximum(count, 1)
+    sq_err = np.bincount(ids, (v - ref) ** 2, size) / n
+    mean = np.bincount(ids, v, size) / n
+    variance = np.bincount(ids, (v - mean[ids]) ** 2, size) / n
+    return np.sqrt(sq_err[present]), variance[present]
 
 
 class RegionStatistics:
