@@ -71,6 +71,13 @@ def _discover_compare(model_path: str, exclude: str) -> list[tuple[str, str]]:
     return found
 
 
+def _default_out(model: str, split: str) -> str:
+    """``<model>/eval_<split>`` (``<file>_eval`` beside a .keras file); ``test[:10]`` becomes ``test_-10``."""
+    if model.endswith(".keras"):
+        return os.path.splitext(model)[0] + "_eval"
+    return os.path.join(model.rstrip("/"), f"eval_{split.replace('[', '_').replace(':', '-').rstrip(']')}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="SavedModel, export base, train.py dir, stage dir, .keras, or .npy dir")
@@ -143,9 +150,7 @@ def _run(args, compare: list[tuple[str, str]]) -> int:
     result = evaluate_source(source, batches, metric_config, keep=args.figures, compare=others, total=total,
                              progress=not args.no_progress)
 
-    out = args.out or os.path.join(args.model.rstrip("/"), f"eval_{args.split.replace('[', '_').replace(':', '-').rstrip(']')}")
-    if args.model.endswith(".keras") and not args.out:
-        out = os.path.splitext(args.model)[0] + "_eval"
+    out = args.out or _default_out(args.model, args.split)
     settings = {"dataset": args.dataset, "split": args.split, "height": size[0], "width": size[1],
                 "eigen_crop": args.eigen_crop, "min_depth": args.min_depth, "max_depth": args.max_depth}
     paths = write_reports(out, source.name, result, settings)

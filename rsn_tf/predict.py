@@ -59,25 +59,15 @@ def write_ply(path: str, points: np.ndarray, colors: np.ndarray) -> int:
 
 
 def load_predictor(model: str) -> Callable[[np.ndarray], np.ndarray]:
-    """``rgb uint8 (H, W, 3) -> depth (H, W) metres`` from a SavedModel, a train.py dir or a .keras file."""
-    import tensorflow as tf
+    """``rgb uint8 (H, W, 3) -> depth (H, W) metres`` from a SavedModel, a train.py dir or a .keras file.
 
-    if os.path.isfile(os.path.join(model, "saved_model.pb")):
-        loaded = tf.saved_model.load(model)
-        fn = loaded.signatures["serving_default"]
-        return lambda rgb: fn(images=tf.constant(rgb[None]))["depth"].numpy()[0]
-    from rsn_tf.serving.exporter import load_model
-    from rsn_tf.serving.signatures import DepthServer
+    The same loaders as ``rsn_tf.evaluate`` (rsn_tf/evaluation/sources.py); a SavedModel runs
+    its ``serving_default``, a Keras model is resized to its resolution and back, as served.
+    """
+    from rsn_tf.evaluation.sources import load_source
 
-    if model.endswith(".keras"):
-        network = load_model(keras_file=model)
-    elif os.path.isdir(model):
-        network = load_model(model_dir=model)
-    else:
-        raise ValueError(f"--model={model}: not a SavedModel dir, a train.py --model_dir or a .keras file")
-    server = DepthServer(network)
-    predict = tf.function(lambda images: server.predict(images)["depth"])
-    return lambda rgb: predict(tf.constant(rgb[None])).numpy()[0]
+    source = load_source(model)
+    return lambda rgb: source.predict({"image": rgb[None]})["depth"][0]
 
 
 def _images(path: str) -> list[str]:

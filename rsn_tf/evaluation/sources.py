@@ -24,13 +24,9 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from rsn_tf.training.stage_dir import find_stage_dirs, load_stage_model
+from rsn_tf.training.stage_dir import COMPLETE_STAGES, find_stage_dirs, load_stage_model
 
 __all__ = ["DepthSource", "SourceError", "load_source"]
-
-# Stages whose weights make a complete depth model, most finished first (train.py and ablation names).
-_RUN_PREFERENCE = ("joint", "end_to_end", "generation_frozen_refinement", "freeze_refinement",
-                   "refine_frozen_generation", "freeze_generation", "generation")
 
 
 class SourceError(ValueError):
@@ -48,24 +44,33 @@ class DepthSource:
 
 
 def _keras_source(name: str, path: str, model) -> DepthSource:
-    """Run a Keras RSN on batches at any size: resized to the model's resolution and back."""
+    """Run a Keras RSN on batches at any size: resized to the model's resolution and back.
+
+    Only the inputs the model's switches use are read from the batch (and must be there):
+    ``region_support`` for a teacher-forced stage, ``label`` for semantic guidance. A batch
+    of images alone is enough for a complete depth model (what rsn_tf.predict sends).
+    """
     size = (model.config.height, model.config.width)
+    needs = {"region_support": model.teacher_forcing,
+             "label": model.config.guidance == "semantic" and not model.generation_only}
+    keys = ("image", *(k for k, needed in needs.items() if needed))
+    resize = {"image": lambda t: tf.image.resize(tf.cast(t, tf.float32), size, method="bilinear", antialias=True),
+              "region_support": lambda t: tf.image.resize(tf.cast(t, tf.float32), size, method="nearest"),
+              "label": lambda t: tf.image.resize(t, size, method="nearest")}
 
     @tf.function(reduce_retracing=True)
-    def run(image, region_support, label):
-        in_size = tf.shape(image)[1:3]
-        inputs = {
-            "image": tf.image.resize(image, size, method="bilinear", antialias=True),
-            "region_support": tf.image.resize(region_support, size, method="nearest"),
-            "label": tf.image.resize(label, size, method="nearest"),
-        }
-        out = model(inputs, training=False)
+    def run(inputs):
+        in_size = tf.shape(inputs["image"])[1:3]
+        out = model({k: resize[k](v) for k, v in inputs.items()}, training=False)
         back = lambda t: tf.image.resize(t, in_size, method="bilinear")[..., 0]  # noqa: E731
         return back(out["depth"]), back(out["region_support"])
 
     def predict(batch: dict) -> dict:
-        depth, region_support = run(tf.cast(batch["image"], tf.float32), tf.cast(batch["region_support"], tf.float32),
-                                    batch["label"])
+        missing = [k for k in keys if k not in batch]
+        if missing:
+            raise SourceError(f"{path}: this stage needs the ground-truth {', '.join(missing)} as input, "
+                              "so it can only be evaluated on a dataset, not run on photos")
+        depth, region_support = run({k: batch[k] for k in keys})
         # A teacher-forced stage's "region support" is the ground truth it was given, not a prediction.
         return {"depth": depth.numpy(), "region_support": None if model.teacher_forcing else region_support.numpy()}
 
@@ -79,7 +84,7 @@ def _saved_model_source(name: str, path: str) -> DepthSource:
     fn = loaded.signatures["serving_default"]
 
     def predict(batch: dict) -> dict:
-        images = tf.cast(tf.clip_by_value(tf.round(batch["image"]), 0, 255), tf.uint8)
+        images = tf.cast(tf.clip_by_value(tf.round(tf.cast(batch["image"], tf.float32)), 0, 255), tf.uint8)
         out = fn(images=images)
         return {"depth": out["depth"].numpy(), "region_support": out["region_support"].numpy()}
 
@@ -137,7 +142,7 @@ def load_source(path: str, name: str | None = None, stage: str | None = None) ->
                 raise SourceError(f"--stage={stage}: not a finished stage in {path} (found: {', '.join(stages)})")
             chosen = stage
         else:
-            chosen = next((s for s in _RUN_PREFERENCE if s in stages), None)
+            chosen = next((s for s in COMPLETE_STAGES if s in stages), None)
             if chosen is None:
                 raise SourceError(f"{path}: none of its stages ({', '.join(stages)}) is a complete depth model; "
                                   "pass --stage to pick one")

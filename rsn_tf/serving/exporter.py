@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from rsn_tf.models import RegionSupportNetwork
 from rsn_tf.serving.signatures import DepthServer, ServingLimits
-from rsn_tf.training.stage_dir import load_stage_model
+from rsn_tf.training.stage_dir import COMPLETE_STAGES, load_stage_model
 
 __all__ = [
     "ExportError",
@@ -33,8 +33,7 @@ __all__ = [
     "STAGE_PREFERENCE",
 ]
 
-# Stages whose weights make a complete depth model, most finished first.
-STAGE_PREFERENCE = ("joint", "generation_frozen_refinement", "refine_frozen_generation", "generation")
+STAGE_PREFERENCE = COMPLETE_STAGES  # the stages load_model tries, most finished first
 
 
 class ExportError(ValueError):

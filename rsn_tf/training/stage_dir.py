@@ -10,7 +10,12 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["read_stage", "load_stage_model", "find_stage_dirs"]
+__all__ = ["COMPLETE_STAGES", "read_stage", "load_stage_model", "find_stage_dirs"]
+
+# Stages whose weights make a complete depth model (image in, depth out), most finished first:
+# train.py's schedule and the ablation rows of the same kind.
+COMPLETE_STAGES = ("joint", "end_to_end", "generation_frozen_refinement", "freeze_refinement",
+                   "refine_frozen_generation", "freeze_generation", "generation")
 
 
 def read_stage(stage_dir: str) -> dict:
