@@ -78,9 +78,11 @@ def main() -> None:
     print(f"RSS test files: {args.frames} frames, {size:.0f} MB on disk, written in {time.perf_counter() - t0:.0f} s")
     big_rss, line = run_child(True, "merged", os.path.join(args.workdir, "data_big"), manual)
     print(f"merged config from {args.frames} frames: {line}")
-    print(f"peak RSS: baseline (imports only) {base_rss:.0f} MB; synthetic build {synth_rss:.0f} MB; "
-          f"{args.frames}-frame build {big_rss:.0f} MB ({big_rss / base_rss:.2f}x baseline, "
-          f"{big_rss - base_rss:.0f} MB above it); limit 2048 MB")
+    print(
+        f"peak RSS: baseline (imports only) {base_rss:.0f} MB; synthetic build {synth_rss:.0f} MB; "
+        f"{args.frames}-frame build {big_rss:.0f} MB ({big_rss / base_rss:.2f}x baseline, "
+        f"{big_rss - base_rss:.0f} MB above it); limit 2048 MB"
+    )
 
 
 if __name__ == "__main__":

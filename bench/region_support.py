@@ -84,8 +84,10 @@ def main() -> None:
     fps = len(fast) / sum(fast)
     print(f"frames: {len(frames)} real NYU v2 label maps at {size[0]}x{size[1]}, one core")
     print(f"regions per frame: median {statistics.median(regions):.0f}, max {max(regions)}")
-    print(f"region_support (vectorised): {1e3 * statistics.median(fast):.2f} ms/frame median, "
-          f"{1e3 * max(fast):.2f} ms worst, {fps:.1f} frames/s")
+    print(
+        f"region_support (vectorised): {1e3 * statistics.median(fast):.2f} ms/frame median, "
+        f"{1e3 * max(fast):.2f} ms worst, {fps:.1f} frames/s"
+    )
     print(f"paper_reference (literal):   {statistics.median(ref):.2f} s/frame median over {len(ref)} frame(s)")
     print(f"speed-up on the same frames: {sum(ref) / sum(fast_same):.0f}x")
 

@@ -80,8 +80,10 @@ def main() -> None:
             raise SystemExit(proc.stderr[-3000:])
         results[devices] = json.loads(proc.stdout.strip().splitlines()[-1])["images_per_s"]
     base = results[args.devices[0]]
-    print(f"joint-stage training, preset {args.preset}, global batch {args.batch}, {args.steps} timed steps, "
-          f"{os.cpu_count()} CPU cores")
+    print(
+        f"joint-stage training, preset {args.preset}, global batch {args.batch}, {args.steps} timed steps, "
+        f"{os.cpu_count()} CPU cores"
+    )
     for devices, ips in results.items():
         label = "1 device (baseline)" if devices == 1 else f"MirroredStrategy, {devices} logical CPU devices"
         print(f"  {label:<44} {ips:7.2f} images/s   {ips / base:.2f}x")

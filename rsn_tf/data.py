@@ -29,7 +29,15 @@ import dataclasses
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-__all__ = ["DataConfig", "DatasetNotBuiltError", "load_builder", "preprocess", "augment", "make_dataset"]
+__all__ = [
+    "DataConfig",
+    "DatasetNotBuiltError",
+    "load_builder",
+    "prepare_builder",
+    "preprocess",
+    "augment",
+    "make_dataset",
+]
 
 AUTOTUNE = tf.data.AUTOTUNE
 TARGETS = ("depth", "region_support", "regions", "label")
@@ -41,11 +49,11 @@ class DataConfig:
 
     height: int = 96
     width: int = 128
-    batch_size: int = 8                  # global batch size
-    scale_max: float = 1.0               # training zoom range [1, scale_max]; 1 (default) disables it
+    batch_size: int = 8  # global batch size
+    scale_max: float = 1.0  # training zoom range [1, scale_max]; 1 (default) disables it
     flip: bool = True
-    color_jitter: float = 0.2            # strength of brightness/contrast/saturation/gain jitter; 0 disables
-    cache: str = "memory"                # "" (none), "memory", or a file path prefix
+    color_jitter: float = 0.2  # strength of brightness/contrast/saturation/gain jitter; 0 disables
+    cache: str = "memory"  # "" (none), "memory", or a file path prefix
     shuffle_buffer: int = 512
     seed: int | None = None
 
@@ -56,7 +64,7 @@ class DatasetNotBuiltError(FileNotFoundError):
 
 def load_builder(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
     """The prepared builder for ``name`` (e.g. ``nyu_region_support/synthetic``)."""
-    import tfds_nyu.nyu_region_support  # noqa: F401  registers the builder
+    import tfds_nyu  # noqa: F401  registers the builder
 
     builder = tfds.builder(name, data_dir=data_dir)
     if not builder.is_prepared():
@@ -66,8 +74,25 @@ def load_builder(name: str, data_dir: str | None = None) -> tfds.core.DatasetBui
         raise DatasetNotBuiltError(
             f"The dataset {name} is not built in {builder.data_dir}. Build it with:\n"
             f"  tfds build tfds_nyu/nyu_region_support --config={config}{where}{manual}\n"
-            "(train.py builds the synthetic config by itself when it is missing.)"
+            "(rsn-train builds the synthetic configs by itself when they are missing.)"
         )
+    return builder
+
+
+def prepare_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
+    """Like ``load_builder``, but builds a missing synthetic config first (it needs no download).
+
+    A real NYU config that is not built raises ``DatasetNotBuiltError`` with the build command:
+    building it needs the user's NYU files.
+    """
+    try:
+        return load_builder(name, data_dir)
+    except DatasetNotBuiltError:
+        builder = tfds.builder(name, data_dir=data_dir)
+        if not builder.builder_config.name.startswith("synthetic"):
+            raise
+    print(f"Building {name} (synthetic NYU-format scenes) into {builder.data_dir} ...", flush=True)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
     return builder
 
 

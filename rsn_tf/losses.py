@@ -13,7 +13,7 @@ Shapes: depths are (B, H, W) or (B, H, W, 1) float metres; ``regions`` are
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 
@@ -37,10 +37,10 @@ _MODES = ("linear", "log")
 class LossConfig:
     """Weights and variants of the paper's losses (Section 3.3)."""
 
-    region_mode: str = "log"                                      # Lr on depth or log depth
-    iteration_weights: tuple[float, ...] = (0.2, 0.3, 0.5)          # lambda_1..3 of eq. 3
-    region_weight: float = 0.3                                     # lambda_0 of eq. 4
-    iterative_weight: float = 0.7                                  # lambda_4 of eq. 4
+    region_mode: str = "log"  # Lr on depth or log depth
+    iteration_weights: tuple[float, ...] = (0.2, 0.3, 0.5)  # lambda_1..3 of eq. 3
+    region_weight: float = 0.3  # lambda_0 of eq. 4
+    iterative_weight: float = 0.7  # lambda_4 of eq. 4
 
     def __post_init__(self):
         if self.region_mode not in _MODES:
@@ -100,7 +100,7 @@ def region_loss(y_true, y_pred, regions, mode: str = "log") -> tf.Tensor:
     )
     batch = tf.shape(regions)[0]
     mask &= regions > 0
-    per_example = tf.reduce_max(regions) + 1          # segments per example, id 0 included
+    per_example = tf.reduce_max(regions) + 1  # segments per example, id 0 included
     offsets = tf.range(batch)[:, None, None] * per_example
     segment = tf.reshape(tf.where(mask, regions + offsets, 0), [-1])  # invalid -> segment 0
     weight = tf.reshape(tf.cast(mask, tf.float32), [-1])

@@ -37,9 +37,9 @@ METRIC_NAMES: tuple[str, ...] = (
     "abs_rel",
     "sq_rel",
     "rmse",
-    "rmse_log",      # ln, the paper's "RMSE-log" column (RSN: 0.172)
-    "rmse_log10",    # the same in log10 (the paper's footnote: RSN 0.112)
-    "log10",         # mean |log10 gt - log10 pred|, the field's "log10"
+    "rmse_log",  # ln, the paper's "RMSE-log" column (RSN: 0.172)
+    "rmse_log10",  # the same in log10 (the paper's footnote: RSN 0.112)
+    "log10",  # mean |log10 gt - log10 pred|, the field's "log10"
     "delta1",
     "delta2",
     "delta3",
@@ -96,9 +96,7 @@ def _as_batch(array: np.ndarray, name: str) -> np.ndarray:
     return array
 
 
-def per_image_metrics(
-    pred: np.ndarray, gt: np.ndarray, config: MetricConfig = MetricConfig()
-) -> dict[str, np.ndarray]:
+def per_image_metrics(pred: np.ndarray, gt: np.ndarray, config: MetricConfig = MetricConfig()) -> dict[str, np.ndarray]:
     """Every metric for every image: a dict of (B,) float64 arrays.
 
     Images with no valid pixel get NaN (and ``valid_pixels`` = 0).
@@ -137,9 +135,7 @@ def per_image_metrics(
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
 
-def compute_depth_metrics(
-    pred: np.ndarray, gt: np.ndarray, config: MetricConfig = MetricConfig()
-) -> dict[str, float]:
+def compute_depth_metrics(pred: np.ndarray, gt: np.ndarray, config: MetricConfig = MetricConfig()) -> dict[str, float]:
     """The per-image average of every metric over a batch (images with no valid pixel skipped).
 
     Returns a dict of floats, plus ``num_images`` (the images that counted).
@@ -147,8 +143,7 @@ def compute_depth_metrics(
     per_image = per_image_metrics(pred, gt, config)
     counted = per_image["valid_pixels"] > 0
     result = {
-        name: float(np.mean(per_image[name][counted])) if counted.any() else float("nan")
-        for name in METRIC_NAMES
+        name: float(np.mean(per_image[name][counted])) if counted.any() else float("nan") for name in METRIC_NAMES
     }
     result["num_images"] = int(counted.sum())
     return result

@@ -125,20 +125,15 @@ def _check_inputs(semantic: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, 
     if not isinstance(depth, np.ndarray):
         depth = np.asarray(depth)
     if semantic.ndim != 2:
-        raise ValueError(
-            f"semantic: expected a 2-D (H, W) label map, got shape {semantic.shape}"
-        )
+        raise ValueError(f"semantic: expected a 2-D (H, W) label map, got shape {semantic.shape}")
     if depth.ndim != 2:
         raise ValueError(f"depth: expected a 2-D (H, W) depth map in metres, got shape {depth.shape}")
     if semantic.shape != depth.shape:
         raise ValueError(
-            f"semantic and depth must have the same (H, W): semantic is {semantic.shape}, "
-            f"depth is {depth.shape}"
+            f"semantic and depth must have the same (H, W): semantic is {semantic.shape}, depth is {depth.shape}"
         )
     if semantic.dtype == np.bool_ or not np.issubdtype(semantic.dtype, np.integer):
-        raise ValueError(
-            f"semantic: expected an integer label map (uint8/uint16/int32), got dtype {semantic.dtype}"
-        )
+        raise ValueError(f"semantic: expected an integer label map (uint8/uint16/int32), got dtype {semantic.dtype}")
     if not np.issubdtype(depth.dtype, np.floating):
         raise ValueError(
             f"depth: expected floating-point metres (float32/float64), got dtype {depth.dtype}; "
@@ -304,7 +299,7 @@ class _CellStats:
     dmax: np.ndarray | None
 
     @classmethod
-    def of(cls, cell: np.ndarray, d: np.ndarray, rows: int, width: int, need_range: bool) -> "_CellStats":
+    def of(cls, cell: np.ndarray, d: np.ndarray, rows: int, width: int, need_range: bool) -> _CellStats:
         shape = (rows, width)
         size = rows * width
         count = np.bincount(cell, minlength=size).reshape(shape)
@@ -317,7 +312,7 @@ class _CellStats:
         np.maximum.at(dmax, cell, d)
         return cls(count, total, dmin.reshape(shape).astype(np.float64), dmax.reshape(shape).astype(np.float64))
 
-    def folded(self, fold: np.ndarray, width: int) -> "_CellStats":
+    def folded(self, fold: np.ndarray, width: int) -> _CellStats:
         """Merge column ``c`` of row ``p`` into column ``fold[p, c]``; returns ``width`` columns."""
         if fold.shape[1] == width:
             return self

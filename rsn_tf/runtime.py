@@ -8,7 +8,7 @@ See BENCHMARKS.md for what each switch buys on CPU.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf

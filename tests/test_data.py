@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from helpers import build_small_merged
+
 from rsn_tf.data import DataConfig, DatasetNotBuiltError, augment, load_builder, make_dataset, preprocess
 
 

@@ -16,27 +16,28 @@ import scipy.io
 import tensorflow_datasets as tfds
 
 from tfds_nyu import splits, synthetic
-from tfds_nyu.nyu_mat import NyuFormatError, NyuLabeledMat, V1_FILENAME, V2_FILENAME
+from tfds_nyu.nyu_mat import V1_FILENAME, V2_FILENAME, NyuFormatError, NyuLabeledMat
 from tfds_nyu.nyu_region_support import Builder
-from tfds_nyu.nyu_region_support.nyu_region_support_dataset_builder import (
+SHARED_SPLITS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_depth_v2_splits.mat")
+
+from tfds_nyu.nyu_region_support.nyu_region_support_dataset_builder import (  # noqa: E402
     NyuRegionSupportConfig,
     merge_class_names,
 )
 
-SHARED_SPLITS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_depth_v2_splits.mat")
 
-# Dummy data for the TFDS builder tests: small NYU-format files, generated once per session.
-DUMMY_DIR = tempfile.mkdtemp(prefix="nyu_dummy_")
-synthetic.generate(DUMMY_DIR, v2_frames=7, v1_frames=9, seed=3)
+# The builder's committed dummy data: tiny NYU-layout files made by the project's own writer
+# (tfds_nyu/nyu_region_support/dummy_data_generation.py). 5 v2 frames, 6 v1 frames.
+DUMMY_DIR = os.path.join(os.path.dirname(os.path.abspath(sys.modules[Builder.__module__].__file__)), "dummy_data")
+needs_shared = pytest.mark.skipif(
+    not os.path.exists(SHARED_SPLITS), reason=f"the shared test data is absent ({SHARED_SPLITS})"
+)
 
 
 def scenes_of(path: str) -> list[str]:
     """Scene names read straight from the file with h5py (independent of the reader)."""
     with h5py.File(path, "r") as f:
-        return [
-            "".join(map(chr, np.asarray(f[ref][()]).ravel()))
-            for ref in np.asarray(f["scenes"][()]).ravel()
-        ]
+        return ["".join(map(chr, np.asarray(f[ref][()]).ravel())) for ref in np.asarray(f["scenes"][()]).ravel()]
 
 
 def expected_counts(sources, rule) -> dict[str, int]:
@@ -74,8 +75,12 @@ class MergedConfigTest(_BuilderTest, tfds.testing.DatasetBuilderTestCase):
 
 
 SMALL_SYNTHETIC = NyuRegionSupportConfig(
-    name="synthetic_small", description="the synthetic config at test size (12 frames)", sources=("v2", "v1"),
-    split_rule="scene_aware", synthetic_frames=(5, 7), synthetic_seed=11,
+    name="synthetic_small",
+    description="the synthetic config at test size (12 frames)",
+    sources=("v2", "v1"),
+    split_rule="scene_aware",
+    synthetic_frames=(5, 7),
+    synthetic_seed=11,
 )
 
 
@@ -98,13 +103,26 @@ def test_synthetic_split_by_hand():
 # ------------------------------------------------------------------ the NYU file layout
 
 
-def test_synthetic_files_have_the_exact_nyu_layout():
+def test_dummy_data_files_have_the_exact_nyu_layout():
     with h5py.File(os.path.join(DUMMY_DIR, V2_FILENAME), "r") as f:
-        assert {"#refs#", "#subsystem#", "accelData", "depths", "images", "instances", "labels", "names",
-                "namesToIds", "rawDepthFilenames", "rawDepths", "rawRgbFilenames", "sceneTypes",
-                "scenes"} == set(f.keys())
-        assert f["images"].shape == (7, 3, 640, 480) and f["images"].dtype == np.uint8
-        assert f["depths"].shape == (7, 640, 480) and f["depths"].dtype == np.float32
+        assert {
+            "#refs#",
+            "#subsystem#",
+            "accelData",
+            "depths",
+            "images",
+            "instances",
+            "labels",
+            "names",
+            "namesToIds",
+            "rawDepthFilenames",
+            "rawDepths",
+            "rawRgbFilenames",
+            "sceneTypes",
+            "scenes",
+        } == set(f.keys())
+        assert f["images"].shape == (5, 3, 640, 480) and f["images"].dtype == np.uint8
+        assert f["depths"].shape == (5, 640, 480) and f["depths"].dtype == np.float32
         assert f["labels"].dtype == np.uint16 and f["instances"].dtype == np.uint8
         assert f["names"].shape == (1, len(synthetic.V2_NAMES)) and f["names"].dtype == h5py.ref_dtype
         ref = f["names"][0, 0]
@@ -118,8 +136,10 @@ def test_synthetic_files_have_the_exact_nyu_layout():
 
 
 def test_reader_gives_hxw_frames_matching_a_direct_transposed_read():
-    with NyuLabeledMat(os.path.join(DUMMY_DIR, V2_FILENAME), "v2") as mat, \
-            h5py.File(os.path.join(DUMMY_DIR, V2_FILENAME), "r") as f:
+    with (
+        NyuLabeledMat(os.path.join(DUMMY_DIR, V2_FILENAME), "v2") as mat,
+        h5py.File(os.path.join(DUMMY_DIR, V2_FILENAME), "r") as f,
+    ):
         frame = mat.frame(4)
         np.testing.assert_array_equal(frame.image, f["images"][4].transpose(2, 1, 0))
         np.testing.assert_array_equal(frame.depth, f["depths"][4].T)
@@ -154,6 +174,7 @@ def test_merge_class_names_by_name():
 # ------------------------------------------------------------------ splits
 
 
+@needs_shared
 def test_real_official_split_file_is_parsed():
     train, test = splits.read_official_split(SHARED_SPLITS, num_frames=1449)
     assert len(train) == 795 and len(test) == 654
@@ -283,7 +304,7 @@ def test_frames_without_valid_depth_are_skipped_and_counted(tmp_path):
         (manual / name).write_bytes(open(os.path.join(DUMMY_DIR, name), "rb").read())
     with h5py.File(manual / V2_FILENAME, "a") as f:
         f["depths"][2] = np.nan  # NaN depth is invalid: the whole frame has none
-        f["depths"][5, :100, :] = np.nan  # partly invalid: kept, with 0 where NaN was
+        f["depths"][4, :100, :] = np.nan  # partly invalid: kept, with 0 where NaN was
     builder = _build("v2", manual, tmp_path / "data")
     counts = expected_counts(("v2",), "official")
     total = sum(s.num_examples for s in builder.info.splits.values())
@@ -292,7 +313,7 @@ def test_frames_without_valid_depth_are_skipped_and_counted(tmp_path):
     for ex in builder.as_dataset(split="train").concatenate(builder.as_dataset(split="test")):
         depth = ex["depth"].numpy()
         assert np.all(np.isfinite(depth))
-        if ex["key"].numpy() == b"v2_00005":
+        if ex["key"].numpy() == b"v2_00004":
             assert (depth[:, :100] == 0).all() and (ex["region_support"].numpy()[:, :100] == 0).all()
 
 
@@ -307,7 +328,7 @@ def test_loading_elsewhere_without_this_project(tmp_path):
         f"""
         import json, sys
         import tensorflow_datasets as tfds
-        b = tfds.builder_from_directory({str(data_dir / 'nyu_region_support' / 'v2' / '1.0.0')!r})
+        b = tfds.builder_from_directory({str(data_dir / "nyu_region_support" / "v2" / "1.0.0")!r})
         ex = next(iter(b.as_dataset(split="train")))
         ds = tfds.load("nyu_region_support/v2", data_dir={str(data_dir)!r}, split="test")
         names = b.info.metadata["class_names"] if b.info.metadata else None
@@ -341,3 +362,45 @@ def test_parallel_rendering_writes_the_same_files_as_sequential(tmp_path):
         for field in ("images", "depths", "labels", "instances", "rawDepths"):
             np.testing.assert_array_equal(a[field][()], b[field][()], err_msg=field)
     assert scenes_of(str(one["v2"])) == scenes_of(str(two["v2"]))
+
+
+# ------------------------------------------------------------------ builds that end
+
+# A synthetic config big enough (12 frames) for the renderer to use its worker pool. Printed
+# once by the script: a build whose workers re-ran the caller's script would print it again,
+# or never finish.
+BUILD_SCRIPT = textwrap.dedent(
+    """
+    import tensorflow_datasets as tfds
+    from tfds_nyu.nyu_region_support.nyu_region_support_dataset_builder import Builder, NyuRegionSupportConfig
+
+    print("SCRIPT STARTED", flush=True)
+    config = NyuRegionSupportConfig(name="synthetic_tiny", sources=("v2", "v1"), split_rule="scene_aware",
+                                    synthetic_frames=(6, 6), synthetic_seed=4)
+    builder = Builder(config=config, data_dir={data_dir!r})
+    builder.download_and_prepare()
+    print("BUILT", sum(s.num_examples for s in builder.info.splits.values()), flush=True)
+    """
+)
+
+
+def _run_build(tmp_path, how: str) -> subprocess.CompletedProcess:
+    script = BUILD_SCRIPT.format(data_dir=str(tmp_path / "data"))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))}
+    if how == "stdin":  # python - <<EOF ... EOF
+        cmd, stdin = [sys.executable, "-"], script
+    else:  # a script file without an `if __name__ == "__main__":` guard, as the TFDS docs write them
+        path = tmp_path / "build_it.py"
+        path.write_text(script)
+        cmd, stdin = [sys.executable, str(path)], None
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=420, env=env, cwd=tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["stdin", "unguarded_script"])
+def test_a_build_from_stdin_or_an_unguarded_script_ends_once(tmp_path, how):
+    result = _run_build(tmp_path, how)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("SCRIPT STARTED") == 1, result.stdout[-2000:]
+    assert result.stdout.count("BUILT 12") == 1, result.stdout[-2000:]
+    assert len(result.stderr) < 200_000  # no flood of respawning workers

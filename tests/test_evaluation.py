@@ -16,10 +16,15 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from helpers import build_small_merged
+
 from rsn_tf.evaluation.ablation import (
-    PAPER_TABLE3, ROW_ORDER, check_claims, format_table, ground_truth_region_support_metrics, select_rows,
+    PAPER_TABLE3,
+    ROW_ORDER,
+    check_claims,
+    format_table,
+    ground_truth_region_support_metrics,
+    select_rows,
 )
 from rsn_tf.evaluation.figures import PANEL_WIDTH, comparison_grid, region_boundaries, region_support_figure
 from rsn_tf.evaluation.region_statistics import RegionStatistics, per_region_statistics
@@ -32,10 +37,15 @@ DATASET = "nyu_region_support/merged"
 # A hand-made scene: label 1 on the left (depths 1.0 and 1.2, mean 1.1), label 2 on the right
 # (a flat 3 m wall), one pixel without depth.
 LABELS = np.array([[1, 1, 1, 2, 2, 2]] * 4, np.int32)
-DEPTH = np.array([[1.0, 1.0, 1.2, 3.0, 3.0, 3.0],
-                  [1.0, 1.2, 1.2, 3.0, 3.0, 3.0],
-                  [1.0, 1.0, 1.2, 3.0, 3.0, 3.0],
-                  [1.0, 1.2, 1.2, 3.0, 3.0, 0.0]], np.float32)
+DEPTH = np.array(
+    [
+        [1.0, 1.0, 1.2, 3.0, 3.0, 3.0],
+        [1.0, 1.2, 1.2, 3.0, 3.0, 3.0],
+        [1.0, 1.0, 1.2, 3.0, 3.0, 3.0],
+        [1.0, 1.2, 1.2, 3.0, 3.0, 0.0],
+    ],
+    np.float32,
+)
 
 
 # ------------------------------------------------------------------ Baseline2 and region statistics
@@ -50,7 +60,9 @@ def test_baseline2_is_exact_on_a_hand_made_scene():
     assert m["num_images"] == 1
     assert m["abs_rel"] == pytest.approx((6 * 0.1 / 1.0 + 6 * 0.1 / 1.2) / n, rel=1e-6)
     assert m["rmse"] == pytest.approx(math.sqrt(12 * 0.01 / n), rel=1e-6)
-    assert m["rmse_log"] == pytest.approx(math.sqrt((6 * math.log(1.1) ** 2 + 6 * math.log(1.2 / 1.1) ** 2) / n), rel=1e-5)
+    assert m["rmse_log"] == pytest.approx(
+        math.sqrt((6 * math.log(1.1) ** 2 + 6 * math.log(1.2 / 1.1) ** 2) / n), rel=1e-5
+    )
     assert m["delta1"] == m["delta2"] == m["delta3"] == 1.0
 
 
@@ -61,7 +73,7 @@ def test_region_statistics_match_a_hand_computation():
     np.testing.assert_allclose(variance, [0.01, 0.0], atol=1e-7)
     stats = RegionStatistics()
     predicted = np.where(LABELS == 1, 1.0, 2.5).astype(np.float32)
-    predicted[0, 0] = 1.4                        # one noisy pixel: region 1's prediction varies
+    predicted[0, 0] = 1.4  # one noisy pixel: region 1's prediction varies
     stats.update(DEPTH, np.where(LABELS == 1, 1.1, 3.0), LABELS, DEPTH > 0, predicted)
     result = stats.result()
     assert result["ground_truth"] == pytest.approx({"mean_rmse": 0.05, "mean_variance": 0.005, "regions": 2})
@@ -87,9 +99,9 @@ def test_rows_cover_table3_and_claims_are_judged_on_rmse():
     assert [r.name for r in select_rows("end_to_end,baseline2")] == ["baseline2", "end_to_end"]
     results = {name: {"rmse": 1.0} for name in ROW_ORDER}
     results["refinement_gt"]["rmse"] = 0.3
-    results["refinement_semantic"]["rmse"] = 0.9          # semantic beats region support here
+    results["refinement_semantic"]["rmse"] = 0.9  # semantic beats region support here
     results["end_to_end"]["rmse"] = 0.8
-    results["baseline3"]["rmse"] = 0.7                     # but Baseline3 beats end-to-end
+    results["baseline3"]["rmse"] = 0.7  # but Baseline3 beats end-to-end
     verdicts = [c["holds"] for c in check_claims(results)]
     assert verdicts == [True, False, False]
     assert check_claims({"baseline1": {"rmse": 1.0}})[0]["holds"] is None
@@ -111,11 +123,11 @@ def test_figure_grid_and_region_support_figure_have_the_documented_layout():
     # 2 rows of 40-px panels (4x6 scaled to 60 wide) under a 30-px title band, 4 columns of 60 px, 4-px gaps, a 70-px colour bar.
     assert grid.dtype == np.uint8 and grid.shape == (30 + 40 + 4 + 40, 4 * 60 + 3 * 4 + 70, 3)
     # The ground-truth panel is black where depth is missing (bottom-right pixel -> a 10x10 block).
-    gt_panel = grid[30 + 40 + 4:, 64:124]
+    gt_panel = grid[30 + 40 + 4 :, 64:124]
     assert (gt_panel[-5:, -5:] == 0).all() and gt_panel[:5, :5].any()
     figure = region_support_figure([rgb], [LABELS], [DEPTH], [DEPTH], width=60)
     assert figure.shape == (30 + 40, 3 * 60 + 2 * 4 + 70, 3)
-    assert region_boundaries(LABELS).sum() == 4        # one vertical boundary, four rows
+    assert region_boundaries(LABELS).sum() == 4  # one vertical boundary, four rows
 
 
 # ------------------------------------------------------------------ the CLIs on a real (small) dataset
@@ -139,7 +151,7 @@ def test_split(data_dir):
 
 
 def evaluate(*args: str) -> int:
-    from rsn_tf.evaluate import main
+    from rsn_tf.cli.evaluate import main
 
     return main([*args, "--no_progress"])
 
@@ -150,14 +162,22 @@ def test_evaluate_cli_metrics_equal_rsn_tf_metrics_on_stored_predictions(data_di
     for ex in test_split:
         gt = ex["depth"]
         pred = (gt * np.exp(rng.normal(0, 0.2, gt.shape))).astype(np.float32)
-        pred[:3, :3] = np.nan                                   # a broken pixel gets clamped, not dropped
+        pred[:3, :3] = np.nan  # a broken pixel gets clamped, not dropped
         key = ex["key"].decode()
         np.save(tmp_path / f"{key}.npy", pred)
         preds.append(pred), gts.append(gt), keys.append(key)
     for crop in (False, True):
         out = tmp_path / f"out_{crop}"
-        assert evaluate(f"--model={tmp_path}", f"--dataset={DATASET}", f"--data_dir={data_dir}", f"--out={out}",
-                        *(["--eigen_crop"] if crop else [])) == 0
+        assert (
+            evaluate(
+                f"--model={tmp_path}",
+                f"--dataset={DATASET}",
+                f"--data_dir={data_dir}",
+                f"--out={out}",
+                *(["--eigen_crop"] if crop else []),
+            )
+            == 0
+        )
         expected = compute_depth_metrics(np.stack(preds), np.stack(gts), MetricConfig(eigen_crop=crop))
         got = json.loads((out / "metrics.json").read_text())
         assert got["settings"]["eigen_crop"] is crop and got["settings"]["height"] == 480
@@ -177,8 +197,16 @@ def test_evaluate_cli_metrics_equal_rsn_tf_metrics_on_stored_predictions(data_di
 def test_a_uniform_10_percent_overestimate_gives_the_hand_computed_metrics(data_dir, test_split, tmp_path):
     for ex in test_split:
         np.save(tmp_path / f"{ex['key'].decode()}.npy", ex["depth"] * 1.1)
-    assert evaluate(f"--model={tmp_path}", f"--dataset={DATASET}", f"--data_dir={data_dir}",
-                    f"--out={tmp_path / 'out'}", "--max_depth=9") == 0   # 1.1 x 9 m stays under the clamp
+    assert (
+        evaluate(
+            f"--model={tmp_path}",
+            f"--dataset={DATASET}",
+            f"--data_dir={data_dir}",
+            f"--out={tmp_path / 'out'}",
+            "--max_depth=9",
+        )
+        == 0
+    )  # 1.1 x 9 m stays under the clamp
     m = json.loads((tmp_path / "out" / "metrics.json").read_text())["metrics"]
     assert m["abs_rel"] == pytest.approx(0.1, rel=1e-5)
     assert m["rmse_log"] == pytest.approx(math.log(1.1), rel=1e-5)
@@ -195,13 +223,25 @@ def test_keras_file_and_its_savedmodel_evaluate_alike_and_figures_are_written(da
     model.save(tmp_path / "m.keras")
     saved = export_saved_model(model, str(tmp_path / "export"), "rsn")
     common = [f"--dataset={DATASET}", f"--data_dir={data_dir}", "--max_images=3"]
-    assert evaluate(f"--model={tmp_path / 'm.keras'}", *common, f"--out={tmp_path / 'k'}", "--figures=2",
-                    f"--compare=Same model={saved}") == 0
-    assert evaluate(f"--model={tmp_path / 'export' / 'rsn'}", *common, f"--out={tmp_path / 's'}",
-                    "--height=48", "--width=64") == 0
+    assert (
+        evaluate(
+            f"--model={tmp_path / 'm.keras'}",
+            *common,
+            f"--out={tmp_path / 'k'}",
+            "--figures=2",
+            f"--compare=Same model={saved}",
+        )
+        == 0
+    )
+    assert (
+        evaluate(
+            f"--model={tmp_path / 'export' / 'rsn'}", *common, f"--out={tmp_path / 's'}", "--height=48", "--width=64"
+        )
+        == 0
+    )
     keras_m = json.loads((tmp_path / "k" / "metrics.json").read_text())
     saved_m = json.loads((tmp_path / "s" / "metrics.json").read_text())
-    assert keras_m["settings"]["height"] == 48                   # a Keras model runs at its own size
+    assert keras_m["settings"]["height"] == 48  # a Keras model runs at its own size
     for name in ("abs_rel", "rmse", "delta1"):
         assert keras_m["metrics"][name] == pytest.approx(saved_m["metrics"][name], rel=2e-3, abs=2e-3)
     assert set(keras_m["region_statistics"]) == {"ground_truth", "predicted"}
@@ -212,11 +252,14 @@ def test_keras_file_and_its_savedmodel_evaluate_alike_and_figures_are_written(da
     assert rs.dtype == np.uint8 and rs.shape == (30 + 2 * panel_h + 4, 3 * PANEL_WIDTH + 2 * 4 + 70, 3)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model=/nonexistent/run"], "/nonexistent/run: no such file or directory"),
-    (["--model=.", "--compare=no-equals-sign"], "--compare='no-equals-sign': expected LABEL=PATH"),
-    (["--model=.", "--min_depth=5", "--max_depth=1"], "--min_depth=5.0 / --max_depth=1.0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model=/nonexistent/run"], "/nonexistent/run: no such file or directory"),
+        (["--model=.", "--compare=no-equals-sign"], "--compare='no-equals-sign': expected LABEL=PATH"),
+        (["--model=.", "--min_depth=5", "--max_depth=1"], "--min_depth=5.0 / --max_depth=1.0"),
+    ],
+)
 def test_bad_arguments_name_the_flag_and_exit_2(args, message, capsys):
     assert evaluate(*args) == 2
     assert message in capsys.readouterr().err
@@ -224,28 +267,51 @@ def test_bad_arguments_name_the_flag_and_exit_2(args, message, capsys):
 
 def test_ablation_smoke_two_rows_then_resume_and_evaluate_the_stage(data_dir, tmp_path):
     out = tmp_path / "ablation"
-    cmd = [sys.executable, "-m", "rsn_tf.ablation", f"--dataset={DATASET}", f"--data_dir={data_dir}",
-           "--rows=baseline2,baseline1", "--epochs=1", "--steps_per_epoch=2", "--batch_size=4", f"--out={out}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rsn_tf.ablation",
+        f"--dataset={DATASET}",
+        f"--data_dir={data_dir}",
+        "--rows=baseline2,baseline1",
+        "--epochs=1",
+        "--steps_per_epoch=2",
+        "--batch_size=4",
+        f"--out={out}",
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     first = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     table = (out / "ablation.md").read_text()
-    assert "Baseline2: analysis of ground truth | ours" in table and "Baseline1: generation for region support | ours" in table
+    assert (
+        "Baseline2: analysis of ground truth | ours" in table
+        and "Baseline1: generation for region support | ours" in table
+    )
     assert "| | paper | 0.2334 |" in table and "| | paper | 0.5063 |" in table
-    assert "not tested" in first.stdout                            # claims whose rows were not run
+    assert "not tested" in first.stdout  # claims whose rows were not run
     stage = json.loads((out / "baseline1" / "stage.json").read_text())
     assert stage["generation_only"] is True and stage["region_mode"] == "log"
     summary = json.loads((out / "ablation.json").read_text())
     assert set(summary["results"]) == {"baseline1", "baseline2"}
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     assert again.returncode == 0 and again.stdout.count("done earlier") == 2
-    assert json.loads((out / "ablation.json").read_text())["seconds"] == summary["seconds"]   # kept on resume
-    other = subprocess.run([c for c in cmd if c != "--epochs=1"] + ["--epochs=2"], capture_output=True, text=True,
-                           cwd=ROOT, env=env, timeout=600)
-    assert other.returncode == 2 and "--epochs=2 (was 1)" in other.stderr   # budgets never mix in one table
+    assert json.loads((out / "ablation.json").read_text())["seconds"] == summary["seconds"]  # kept on resume
+    other = subprocess.run(
+        [c for c in cmd if c != "--epochs=1"] + ["--epochs=2"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
+    assert other.returncode == 2 and "--epochs=2 (was 1)" in other.stderr  # budgets never mix in one table
     # The generation-only stage dir evaluates as a Keras source with its stage's switches.
-    assert evaluate(f"--model={out / 'baseline1'}", f"--dataset={DATASET}", f"--data_dir={data_dir}",
-                    f"--out={tmp_path / 'e'}") == 0
+    assert (
+        evaluate(
+            f"--model={out / 'baseline1'}", f"--dataset={DATASET}", f"--data_dir={data_dir}", f"--out={tmp_path / 'e'}"
+        )
+        == 0
+    )
     got = json.loads((tmp_path / "e" / "metrics.json").read_text())["metrics"]
     assert got["rmse"] == pytest.approx(summary["results"]["baseline1"]["rmse"], rel=1e-4)
 
@@ -267,11 +333,13 @@ def test_a_teacher_forced_stage_dir_is_fed_the_ground_truth_region_support(tmp_p
     (stage_dir / "model_config.json").write_text(json.dumps(config.to_dict()))
     (stage_dir / "stage.json").write_text(json.dumps(STAGES["refinement"].to_dict()))
     rng = np.random.default_rng(1)
-    batch = {"image": rng.uniform(0, 255, (2, 24, 32, 3)).astype(np.float32),
-             "region_support": rng.uniform(1, 4, (2, 24, 32, 1)).astype(np.float32),
-             "label": np.zeros((2, 24, 32, 1), np.int32)}
+    batch = {
+        "image": rng.uniform(0, 255, (2, 24, 32, 3)).astype(np.float32),
+        "region_support": rng.uniform(1, 4, (2, 24, 32, 1)).astype(np.float32),
+        "label": np.zeros((2, 24, 32, 1), np.int32),
+    }
     out = load_source(str(stage_dir)).predict(batch)
-    assert out["region_support"] is None                          # the input, not a prediction
+    assert out["region_support"] is None  # the input, not a prediction
     direct = model({k: tf.constant(v) for k, v in batch.items()}, training=False)["depth"].numpy()[..., 0]
     np.testing.assert_allclose(out["depth"], direct, rtol=1e-4, atol=1e-4)
     # A different region support changes the depth: the source really feeds it.

@@ -8,7 +8,6 @@ import tensorflow as tf
 
 from rsn_tf.losses import LOG_EPS, LossConfig, combined_loss, iterative_loss, l2_loss, region_loss
 
-
 # ------------------------------------------------------------------ numpy references
 
 
@@ -133,7 +132,9 @@ def test_all_invalid_example_contributes_zero():
 @pytest.mark.parametrize("loss", ["region", "l2"])
 def test_log_variant_gradients_stay_finite_at_zero_depth(loss):
     y_true, _, regions = random_case(seed=5)
-    pred = tf.Variable(np.stack([np.zeros((12, 16)), np.full((12, 16), 1e-9), np.full((12, 16), -1.0)]).astype(np.float32))
+    pred = tf.Variable(
+        np.stack([np.zeros((12, 16)), np.full((12, 16), 1e-9), np.full((12, 16), -1.0)]).astype(np.float32)
+    )
     with tf.GradientTape() as tape:
         if loss == "region":
             value = tf.reduce_sum(region_loss(y_true, pred, regions, mode="log"))

@@ -41,9 +41,9 @@ def test_hand_computed_metrics_on_a_2x2_image():
 def test_metrics_average_per_image_not_per_pixel():
     gt = np.ones((2, 2, 2)) * 2.0
     pred = gt.copy()
-    gt[0, 1:, :] = 0.0           # image 0 keeps only pixel (0, 0) valid
+    gt[0, 1:, :] = 0.0  # image 0 keeps only pixel (0, 0) valid
     gt[0, 0, 1] = 0.0
-    pred[0, 0, 0] = 1.0          # image 0: abs_rel 0.5 on its single pixel
+    pred[0, 0, 0] = 1.0  # image 0: abs_rel 0.5 on its single pixel
     per_image = per_image_metrics(pred, gt)
     np.testing.assert_allclose(per_image["abs_rel"], [0.5, 0.0])
     # Per-image mean: 0.25. Pooling pixels would give 0.5 / 5 = 0.1.

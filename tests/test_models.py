@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 
 from rsn_tf.flops import count_flops, model_flops
 from rsn_tf.losses import combined_loss, iterative_loss, region_loss
@@ -81,35 +81,35 @@ def basic_block(cin: int, cout: int, stride: int = 1) -> int:
 
 
 def resnet34_trunk() -> int:
-    count = conv_bn(7, 3, 64)                                               # layer 1
-    count += 3 * basic_block(64, 64)                                        # stage 1 (2-4)
-    count += basic_block(64, 128, 2) + 3 * basic_block(128, 128)            # stage 2
-    count += basic_block(128, 256) + 5 * basic_block(256, 256)              # stage 3
-    count += basic_block(256, 512) + 2 * basic_block(512, 512)              # stage 4
+    count = conv_bn(7, 3, 64)  # layer 1
+    count += 3 * basic_block(64, 64)  # stage 1 (2-4)
+    count += basic_block(64, 128, 2) + 3 * basic_block(128, 128)  # stage 2
+    count += basic_block(128, 256) + 5 * basic_block(256, 256)  # stage 3
+    count += basic_block(256, 512) + 2 * basic_block(512, 512)  # stage 4
     return count
 
 
 def generation_by_hand() -> int:
     count = resnet34_trunk()
-    count += 8 * conv_bn(1, 512, 64)                                        # 21: pyramid, 8 scales
-    count += conv_bn(3, 1024, 512)                                          # 22 on 512 + 8*64
-    count += conv_bn(3, 1024, 512)                                          # 23 after concat with 20
-    count += conv_bn(3, 512, 256)                                           # 24
-    count += 3 * 3 * 256 * 64 + 2 * 64                                      # x2 deconv + BN
-    count += conv_bn(3, 128, 128) + conv_bn(3, 128, 64)                     # 26, 27 after concat
-    count += conv_bn(3, 64, 64) + conv_bn(3, 64, 32)                        # 28, 29
-    count += 3 * 3 * 32 * 1 + 1                                             # 30: last conv, bias
+    count += 8 * conv_bn(1, 512, 64)  # 21: pyramid, 8 scales
+    count += conv_bn(3, 1024, 512)  # 22 on 512 + 8*64
+    count += conv_bn(3, 1024, 512)  # 23 after concat with 20
+    count += conv_bn(3, 512, 256)  # 24
+    count += 3 * 3 * 256 * 64 + 2 * 64  # x2 deconv + BN
+    count += conv_bn(3, 128, 128) + conv_bn(3, 128, 64)  # 26, 27 after concat
+    count += conv_bn(3, 64, 64) + conv_bn(3, 64, 32)  # 28, 29
+    count += 3 * 3 * 32 * 1 + 1  # 30: last conv, bias
     return count
 
 
 def refinement_by_hand(in_channels: int = 5) -> int:
-    count = conv_bn(7, in_channels, 64) + 3 * conv_bn(3, 64, 64)            # 1-4
-    count += conv_bn(3, 64, 128) + conv_bn(3, 128, 128)                     # 5-6
-    count += 8 * conv_bn(1, 128, 16)                                        # 7: pyramid
-    count += conv_bn(3, 256, 128) + conv_bn(3, 256, 128)                    # 8, 9 (concat with 6)
+    count = conv_bn(7, in_channels, 64) + 3 * conv_bn(3, 64, 64)  # 1-4
+    count += conv_bn(3, 64, 128) + conv_bn(3, 128, 128)  # 5-6
+    count += 8 * conv_bn(1, 128, 16)  # 7: pyramid
+    count += conv_bn(3, 256, 128) + conv_bn(3, 256, 128)  # 8, 9 (concat with 6)
     count += conv_bn(3, 128, 128) + conv_bn(3, 128, 64) + conv_bn(3, 64, 64)  # 10-12
-    count += conv_bn(3, 64, 32) + conv_bn(3, 32, 32)                        # 13-14
-    count += 3 * 3 * 32 * 1 + 1                                             # 15
+    count += conv_bn(3, 64, 32) + conv_bn(3, 32, 32)  # 13-14
+    count += 3 * 3 * 32 * 1 + 1  # 15
     return count
 
 
@@ -323,7 +323,9 @@ def test_resnet34_imagenet_weights_load_into_the_trunk(tmp_path, paper_model):
     assert assigned == len(sd) - 1  # everything but fc
     np.testing.assert_array_equal(gen.stem.conv.kernel.numpy(), np.transpose(sd["conv1.weight"], (2, 3, 1, 0)))
     block = gen.trunk[3]  # layer2.0, the strided block with a projection shortcut
-    np.testing.assert_array_equal(block.downsample.kernel.numpy()[0, 0], sd["layer2.0.downsample.0.weight"][:, :, 0, 0].T)
+    np.testing.assert_array_equal(
+        block.downsample.kernel.numpy()[0, 0], sd["layer2.0.downsample.0.weight"][:, :, 0, 0].T
+    )
     np.testing.assert_allclose(block.bn2.moving_variance.numpy(), sd["layer2.0.bn2.running_var"], rtol=1e-6)
 
     del sd["layer3.2.conv1.weight"]

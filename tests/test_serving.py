@@ -21,6 +21,8 @@ from rsn_tf.serving.signatures import DepthServer, ServingLimits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_PHOTOS = sorted(glob.glob(os.path.join(ROOT, "..", "shared", "data", "real_indoor", "*_image.png")))
+needs_shared = pytest.mark.skipif(not REAL_PHOTOS, reason="the shared test data (../shared/data/real_indoor) is absent")
+RSN_EXPORT = os.path.join(os.path.dirname(sys.executable), "rsn-export")  # the console script of pip install -e .
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
 LIMITS = ServingLimits(max_side=700, max_batch=3)
 
@@ -69,11 +71,11 @@ def test_saved_model_cli_shows_both_signatures(exported):
     result = cli("show", "--dir", exported, "--all")
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
-    default = out[out.index("signature_def['serving_default']"):]
+    default = out[out.index("signature_def['serving_default']") :]
     assert "inputs['images']" in default and "DT_UINT8" in default and "shape: (-1, -1, -1, 3)" in default
     for name in ("depth", "region_support", "depth_iteration_3"):
         assert f"outputs['{name}']" in default
-    by_bytes = out[out.index("signature_def['predict_image_bytes']"):out.index("signature_def['serving_default']")]
+    by_bytes = out[out.index("signature_def['predict_image_bytes']") : out.index("signature_def['serving_default']")]
     assert "inputs['image_bytes']" in by_bytes and "DT_STRING" in by_bytes and "shape: (-1)" in by_bytes
     assert "outputs['depth_png_bytes']" in by_bytes
 
@@ -81,8 +83,19 @@ def test_saved_model_cli_shows_both_signatures(exported):
 def test_saved_model_cli_run_on_a_npy_file(exported, tmp_path):
     x = np.random.default_rng(0).integers(0, 256, (2, 37, 53, 3), dtype=np.uint8)
     np.save(tmp_path / "x.npy", x)
-    result = cli("run", "--dir", exported, "--tag_set", "serve", "--signature_def", "serving_default",
-                 "--inputs", f"images={tmp_path / 'x.npy'}", "--outdir", str(tmp_path / "out"))
+    result = cli(
+        "run",
+        "--dir",
+        exported,
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        "serving_default",
+        "--inputs",
+        f"images={tmp_path / 'x.npy'}",
+        "--outdir",
+        str(tmp_path / "out"),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     depth = np.load(tmp_path / "out" / "depth.npy")
     assert depth.shape == (2, 37, 53) and np.all(depth > 0)
@@ -91,11 +104,12 @@ def test_saved_model_cli_run_on_a_npy_file(exported, tmp_path):
 # ------------------------------------------------------------------ same results everywhere
 
 
+@needs_shared
 def test_fresh_process_gives_the_keras_models_depth(model, exported, tmp_path):
     photo = cv2.cvtColor(cv2.imread(REAL_PHOTOS[0]), cv2.COLOR_BGR2RGB)
     rng = np.random.default_rng(1)
     inputs = {
-        "photo": photo[None],                                         # a real 480x640 indoor photo
+        "photo": photo[None],  # a real 480x640 indoor photo
         "odd": rng.integers(0, 256, (1, 97, 131, 3), dtype=np.uint8),
         "pair": rng.integers(0, 256, (2, 60, 30, 3), dtype=np.uint8),
     }
@@ -122,14 +136,16 @@ def test_fresh_process_gives_the_keras_models_depth(model, exported, tmp_path):
         """
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                            cwd=tmp_path, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out.pop("imported_project") is False
     assert all(v < 1e-4 for v in out.values()), out
 
 
+@needs_shared
 def test_real_photos_serve_through_the_bytes_signature(loaded):
     fn = loaded.signatures["predict_image_bytes"]
     for path in REAL_PHOTOS:
@@ -198,8 +214,12 @@ def test_bad_bytes_are_invalid_argument_and_the_model_keeps_serving(loaded, payl
 
 @pytest.mark.parametrize(
     "shape, message",
-    [((1, 0, 10, 3), "zero-sized image"), ((1, 10, 0, 3), "zero-sized image"),
-     ((1, 701, 20, 3), "exceeds the limit of 700"), ((4, 8, 8, 3), "too many images")],
+    [
+        ((1, 0, 10, 3), "zero-sized image"),
+        ((1, 10, 0, 3), "zero-sized image"),
+        ((1, 701, 20, 3), "exceeds the limit of 700"),
+        ((4, 8, 8, 3), "too many images"),
+    ],
 )
 def test_bad_tensors_are_invalid_argument(loaded, shape, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
@@ -252,13 +272,23 @@ def test_export_cli_from_a_keras_file_and_bad_arguments(model, tmp_path):
     path = tmp_path / "rsn.keras"
     model.save(path)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    cmd = [sys.executable, os.path.join(ROOT, "export.py"), f"--keras_model={path}", f"--export_base={tmp_path / 'out'}"]
+    cmd = [
+        RSN_EXPORT,
+        f"--keras_model={path}",
+        f"--export_base={tmp_path / 'out'}",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"SavedModel written to {tmp_path / 'out' / 'rsn' / '1'}" in result.stdout
-    bad = subprocess.run([sys.executable, os.path.join(ROOT, "export.py"), f"--model_dir={tmp_path / 'nothing'}"],
-                         capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
-    assert bad.returncode == 2 and "no finished stage found" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "export.py"), f"--model_dir={tmp_path / 'nothing'}"],  # thin entry point
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=env,
+    )
+    assert bad.returncode == 2 and "no finished stage" in bad.stderr and "Traceback" not in bad.stderr
     with pytest.raises(ExportError, match="exactly one"):
         load_model()
 
@@ -269,13 +299,15 @@ def test_export_cli_from_a_keras_file_and_bad_arguments(model, tmp_path):
 def test_rest_request_follows_the_row_and_columnar_schemas():
     import base64
 
-    from rsn_tf.serving_client import build_rest_request
+    from rsn_tf.serving.client import build_rest_request
 
     row = build_rest_request([b"\x89PNG-a", b"\xff\xd8-b"])
     assert row == {
         "signature_name": "predict_image_bytes",
-        "instances": [{"image_bytes": {"b64": base64.b64encode(b"\x89PNG-a").decode()}},
-                      {"image_bytes": {"b64": base64.b64encode(b"\xff\xd8-b").decode()}}],
+        "instances": [
+            {"image_bytes": {"b64": base64.b64encode(b"\x89PNG-a").decode()}},
+            {"image_bytes": {"b64": base64.b64encode(b"\xff\xd8-b").decode()}},
+        ],
     }
     columnar = build_rest_request([b"x"], columnar=True)
     assert columnar == {"signature_name": "predict_image_bytes", "inputs": {"image_bytes": [{"b64": "eA=="}]}}
@@ -285,16 +317,27 @@ def test_rest_request_follows_the_row_and_columnar_schemas():
 def test_rest_replies_in_both_formats_parse_to_the_same_result():
     import base64
 
-    from rsn_tf.serving_client import ServingError, parse_rest_response
+    from rsn_tf.serving.client import ServingError, parse_rest_response
 
     depth = [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]
     png = [b"png-0", b"png-1"]
-    predictions = {"predictions": [
-        {"depth": depth[i], "region_support": depth[i], "depth_png_bytes": {"b64": base64.b64encode(png[i]).decode()}}
-        for i in range(2)
-    ]}
-    outputs = {"outputs": {"depth": depth, "region_support": depth,
-                           "depth_png_bytes": [{"b64": base64.b64encode(p).decode()} for p in png]}}
+    predictions = {
+        "predictions": [
+            {
+                "depth": depth[i],
+                "region_support": depth[i],
+                "depth_png_bytes": {"b64": base64.b64encode(png[i]).decode()},
+            }
+            for i in range(2)
+        ]
+    }
+    outputs = {
+        "outputs": {
+            "depth": depth,
+            "region_support": depth,
+            "depth_png_bytes": [{"b64": base64.b64encode(p).decode()} for p in png],
+        }
+    }
     for body in (predictions, outputs):
         result = parse_rest_response(body)
         assert len(result) == 2
@@ -311,7 +354,7 @@ def test_rest_replies_in_both_formats_parse_to_the_same_result():
 def test_grpc_request_and_reply_with_the_serving_protos(loaded):
     from tensorflow_serving.apis import predict_pb2
 
-    from rsn_tf.serving_client import build_grpc_request, parse_grpc_response
+    from rsn_tf.serving.client import build_grpc_request, parse_grpc_response
 
     image = png_bytes(np.random.default_rng(5).integers(0, 256, (20, 30, 3), dtype=np.uint8))
     request = build_grpc_request([image], model="rsn")
@@ -329,7 +372,7 @@ def test_grpc_request_and_reply_with_the_serving_protos(loaded):
 
 
 def test_client_writes_png_color_and_npy(tmp_path):
-    from rsn_tf.serving_client import write_outputs
+    from rsn_tf.serving.client import write_outputs
 
     depth = np.linspace(0.5, 9.5, 12, dtype=np.float32).reshape(3, 4)
     paths = write_outputs({"depth": depth}, str(tmp_path), "img")
@@ -341,9 +384,10 @@ def test_client_writes_png_color_and_npy(tmp_path):
 
 
 def test_client_reports_an_unreachable_server(tmp_path):
-    from rsn_tf.serving_client import main
+    from rsn_tf.cli.serve_client import main
 
-    photo = REAL_PHOTOS[0]
+    photo = str(tmp_path / "photo.png")
+    cv2.imwrite(photo, np.full((8, 8, 3), 128, np.uint8))
     port = __import__("socket").socket()
     port.bind(("127.0.0.1", 0))
     free = port.getsockname()[1]

@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 import pytest
-
 from helpers import build_small_merged
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,9 +31,17 @@ def data_dir(tmp_path_factory):
 
 def train_cmd(data_dir: str, model_dir, *extra: str) -> list[str]:
     return [
-        sys.executable, os.path.join(ROOT, "train.py"), "--dataset=nyu_region_support/merged",
-        f"--data_dir={data_dir}", f"--model_dir={model_dir}", "--batch_size=4", "--eval_batches=1",
-        "--image_summaries=0", "--export=false", "--log_every_steps=1", *extra,
+        sys.executable,
+        os.path.join(ROOT, "train.py"),
+        "--dataset=nyu_region_support/merged",
+        f"--data_dir={data_dir}",
+        f"--model_dir={model_dir}",
+        "--batch_size=4",
+        "--eval_batches=1",
+        "--image_summaries=0",
+        "--export=false",
+        "--log_every_steps=1",
+        *extra,
     ]
 
 
@@ -45,7 +52,9 @@ def env(**extra: str) -> dict:
 
 
 def run(cmd, timeout=600, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=kw.pop("env", env()), **kw)
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=kw.pop("env", env()), **kw
+    )
 
 
 # ------------------------------------------------------------------ distribution
@@ -59,11 +68,12 @@ MIRRORED_SCRIPT = textwrap.dedent(
     cpus = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from rsn_tf.training.config import TrainConfig, OptimizerConfig
+    from rsn_tf import config as config_lib
     from rsn_tf.training.stages import get_stage
     from rsn_tf.training.task import RSNTask
 
-    config = TrainConfig(batch_size=4, preset="tiny", optimizer=OptimizerConfig("sgd", 1e-3))  # the paper's lr
+    config = config_lib.override(config_lib.ExperimentConfig(), {  # the paper's optimizer and lr
+        "data.batch_size": 4, "model.preset": "tiny", "optimizer.name": "sgd", "optimizer.learning_rate": 1e-3})
     task = RSNTask(config, get_stage("joint"))
     rng = np.random.default_rng(0)
     batches = []
@@ -145,10 +155,16 @@ def test_two_process_multi_worker_run_ends_with_identical_weights(data_dir, tmp_
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         cmd = train_cmd(data_dir, tmp_path / "model", "--epochs=1", "--steps_per_epoch=3", "--stage=joint")
-        procs.append(subprocess.Popen(
-            cmd, cwd=ROOT, env=env(TF_CONFIG=tf_config, TMPDIR=str(tmp_path / f"tmp{index}")),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        ))
+        procs.append(
+            subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env=env(TF_CONFIG=tf_config, TMPDIR=str(tmp_path / f"tmp{index}")),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
         (tmp_path / f"tmp{index}").mkdir()
     outputs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outputs):
@@ -167,7 +183,7 @@ def test_two_process_multi_worker_run_ends_with_identical_weights(data_dir, tmp_
                 np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
                 compared += 1
     assert compared > 50
-    assert json.loads((chief / "metrics.json").read_text())["steps"] == 3
+    assert json.loads((chief / "metrics.json").read_text())["training"]["steps"] == 3
 
 
 # ------------------------------------------------------------------ faults
@@ -175,8 +191,9 @@ def test_two_process_multi_worker_run_ends_with_identical_weights(data_dir, tmp_
 
 def test_sigkill_mid_run_resumes_from_the_checkpoint(data_dir, tmp_path):
     model_dir = tmp_path / "model"
-    cmd = train_cmd(data_dir, model_dir, "--stage=refinement", "--epochs=2", "--steps_per_epoch=8",
-                    "--checkpoint_every_steps=2")
+    cmd = train_cmd(
+        data_dir, model_dir, "--stage=refinement", "--epochs=2", "--steps_per_epoch=8", "--checkpoint_every_steps=2"
+    )
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 400
     stage_dir = model_dir / "refinement"
@@ -187,6 +204,7 @@ def test_sigkill_mid_run_resumes_from_the_checkpoint(data_dir, tmp_path):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     assert not (stage_dir / "metrics.json").exists()
+    assert json.loads((stage_dir / "stage.json").read_text())["complete"] is False  # not done: not exportable
     saved = max(int(p.name.split("-")[1].split(".")[0]) for p in stage_dir.glob("ckpt-*.index"))
     assert 6 <= saved < 16
 
@@ -194,14 +212,24 @@ def test_sigkill_mid_run_resumes_from_the_checkpoint(data_dir, tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"Resuming stage 'refinement' from {stage_dir}/ckpt-{saved} at step {saved}." in again.stdout
     assert f"start at step {saved}" in again.stdout
-    assert json.loads((stage_dir / "metrics.json").read_text())["steps"] == 16
+    assert json.loads((stage_dir / "metrics.json").read_text())["training"]["steps"] == 16
+    assert json.loads((stage_dir / "stage.json").read_text())["complete"] is True
     assert (stage_dir / "ckpt-16.index").exists()
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
     model_dir = tmp_path / "model"
-    result = run(train_cmd(data_dir, model_dir, "--stage=refinement", "--epochs=1", "--steps_per_epoch=6",
-                           "--checkpoint_every_steps=2", "--inject_nan_at_step=3"))
+    result = run(
+        train_cmd(
+            data_dir,
+            model_dir,
+            "--stage=refinement",
+            "--epochs=1",
+            "--steps_per_epoch=6",
+            "--checkpoint_every_steps=2",
+            "--inject_nan_at_step=3",
+        )
+    )
     assert result.returncode == 2
     stage_dir = model_dir / "refinement"
     assert "The loss became nan at step 3 of stage 'refinement'" in result.stderr
@@ -227,8 +255,9 @@ def test_all_stages_chain_their_initialisation(data_dir, tmp_path):
 
 
 def test_missing_earlier_stage_warns_and_says_what_it_did(data_dir, tmp_path):
-    result = run(train_cmd(data_dir, tmp_path / "model", "--stage=refine_frozen_generation", "--epochs=1",
-                           "--steps_per_epoch=1"))
+    result = run(
+        train_cmd(data_dir, tmp_path / "model", "--stage=refine_frozen_generation", "--epochs=1", "--steps_per_epoch=1")
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "WARNING: no earlier-stage weights for the generation module" in result.stdout
     assert "starts from random initialisation instead" in result.stdout
@@ -236,13 +265,13 @@ def test_missing_earlier_stage_warns_and_says_what_it_did(data_dir, tmp_path):
 
 
 def test_linear_then_log_region_loss_in_the_generation_stage():
-    from rsn_tf.training.config import TrainConfig
+    from rsn_tf.config import ExperimentConfig, override
     from rsn_tf.training.stages import get_stage
     from rsn_tf.training.task import RSNTask
 
-    task = RSNTask(TrainConfig(linear_epochs=17), get_stage("generation"))
+    task = RSNTask(override(ExperimentConfig(), {"task.linear_epochs": 17}), get_stage("generation"))
     assert [task.log_mode(e) for e in (0, 16, 17, 30)] == [False, False, True, True]
-    assert RSNTask(TrainConfig(), get_stage("joint")).log_mode(0) is True
+    assert RSNTask(ExperimentConfig(), get_stage("joint")).log_mode(0) is True
 
 
 # ------------------------------------------------------------------ bad input

@@ -20,7 +20,7 @@ every machine and run.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.io
@@ -72,7 +72,7 @@ def scene_aware_split(
     """Boolean ``is_test`` per frame for the paper's scene-aware split (see module docstring)."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction: must be in (0, 1), got {test_fraction}")
-    frames_of: "OrderedDict[str, list[int]]" = OrderedDict()
+    frames_of: OrderedDict[str, list[int]] = OrderedDict()
     for i, scene in enumerate(scenes):
         frames_of.setdefault(scene, []).append(i)
     sizes = [len(v) for v in frames_of.values()]

@@ -37,13 +37,20 @@ import dataclasses
 import json
 import os
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rsn_tf.evaluation.reports import PAPER_COLUMNS, format_value
+from rsn_tf.evaluation.reports import PAPER_COLUMNS, format_value, read_metrics, write_metrics_document
 from rsn_tf.metrics import MetricConfig, compute_depth_metrics
-from rsn_tf.training.stages import StageSpec
+from rsn_tf.run_dir import RunDir
+from rsn_tf.training.stages import (
+    GENERATION_COLUMN,
+    GT_REFINEMENT_COLUMN,
+    RSN_COLUMN,
+    SEMANTIC_COLUMN,
+    StageSpec,
+)
 
 __all__ = [
     "AblationRow",
@@ -58,11 +65,12 @@ __all__ = [
     "run_ablation",
 ]
 
+
 @dataclasses.dataclass(frozen=True)
 class AblationRow:
     name: str
-    title: str                       # the paper's row label
-    kind: str                        # "train" | "assemble" (evaluate earlier rows' weights) | "data"
+    title: str  # the paper's row label
+    kind: str  # "train" | "assemble" (evaluate earlier rows' weights) | "data"
     stage: StageSpec | None = None
 
 
@@ -73,28 +81,94 @@ def _row(name: str, title: str, **stage: object) -> AblationRow:
 _B3 = (("generation", ("baseline1",)), ("refinement", ("refinement_gt",)))
 _GEN = (("generation", ("baseline1",)),)
 
-ROWS: dict[str, AblationRow] = {r.name: r for r in (
-    _row("baseline1", "Baseline1: generation for region support", loss="region", generation_only=True,
-         region_mode="log"),
-    _row("generation_depth", "Generation module for depth inference", loss="region", generation_only=True,
-         target="depth", region_mode="log"),
-    _row("generation_depth_linear", "Generation module, with linear loss", loss="region",
-         generation_only=True, target="depth", region_mode="linear"),
-    _row("generation_depth_l2", "Generation module, with L2 loss", loss="l2", generation_only=True,
-         target="depth"),
-    AblationRow("baseline2", "Baseline2: analysis of ground truth", "data"),
-    _row("refinement_gt", "Refinement module with ground truth", loss="iterative", teacher_forcing=True),
-    _row("refinement_rs_guidance", "Refinement, region support guidance", loss="iterative",
-         freeze_generation=True, init=_GEN),
-    _row("refinement_semantic", "Refinement, with semantic guidance", loss="iterative",
-         freeze_generation=True, init=_GEN, guidance="semantic"),
-    AblationRow("baseline3", "Baseline3: initialised from Baseline1", "assemble",
-                StageSpec(name="baseline3", summary="Baseline1 generation + refinement_gt, evaluated as is",
-                          loss="iterative", freeze_generation=True, freeze_refinement=True, init=_B3)),
-    _row("freeze_refinement", "RSN: freeze refinement", loss="iterative", freeze_refinement=True, init=_B3),
-    _row("freeze_generation", "RSN: freeze generation", loss="iterative", freeze_generation=True, init=_B3),
-    _row("end_to_end", "RSN: end-to-end", loss="combined", init=_B3),
-)}
+ROWS: dict[str, AblationRow] = {
+    r.name: r
+    for r in (
+        _row(
+            "baseline1",
+            "Baseline1: generation for region support",
+            loss="region",
+            generation_only=True,
+            region_mode="log",
+        ),
+        _row(
+            "generation_depth",
+            "Generation module for depth inference",
+            loss="region",
+            generation_only=True,
+            target="depth",
+            region_mode="log",
+            figure_column=GENERATION_COLUMN,
+        ),
+        _row(
+            "generation_depth_linear",
+            "Generation module, with linear loss",
+            loss="region",
+            generation_only=True,
+            target="depth",
+            region_mode="linear",
+        ),
+        _row("generation_depth_l2", "Generation module, with L2 loss", loss="l2", generation_only=True, target="depth"),
+        AblationRow("baseline2", "Baseline2: analysis of ground truth", "data"),
+        _row(
+            "refinement_gt",
+            "Refinement module with ground truth",
+            loss="iterative",
+            teacher_forcing=True,
+            schedule_rank=1,
+            figure_column=GT_REFINEMENT_COLUMN,
+        ),
+        _row(
+            "refinement_rs_guidance",
+            "Refinement, region support guidance",
+            loss="iterative",
+            freeze_generation=True,
+            init=_GEN,
+            schedule_rank=1,
+        ),
+        _row(
+            "refinement_semantic",
+            "Refinement, with semantic guidance",
+            loss="iterative",
+            freeze_generation=True,
+            init=_GEN,
+            guidance="semantic",
+            schedule_rank=1,
+            figure_column=SEMANTIC_COLUMN,
+        ),
+        AblationRow(
+            "baseline3",
+            "Baseline3: initialised from Baseline1",
+            "assemble",
+            StageSpec(
+                name="baseline3",
+                summary="Baseline1 generation + refinement_gt, evaluated as is",
+                loss="iterative",
+                freeze_generation=True,
+                freeze_refinement=True,
+                init=_B3,
+                schedule_rank=1,
+            ),
+        ),
+        _row(
+            "freeze_refinement",
+            "RSN: freeze refinement",
+            loss="iterative",
+            freeze_refinement=True,
+            init=_B3,
+            schedule_rank=3,
+        ),
+        _row(
+            "freeze_generation",
+            "RSN: freeze generation",
+            loss="iterative",
+            freeze_generation=True,
+            init=_B3,
+            schedule_rank=2,
+        ),
+        _row("end_to_end", "RSN: end-to-end", loss="combined", init=_B3, schedule_rank=4, figure_column=RSN_COLUMN),
+    )
+}
 ROW_ORDER = tuple(ROWS)
 
 # Table 3 of the paper (NYU v1+v2, 3264 train / 483 test images), columns as PAPER_COLUMNS
@@ -120,8 +194,11 @@ PAPER_TABLE3["end_to_end"]["rmse_log10"] = 0.112
 
 # The paper's three central claims, each as (description, better row, worse rows), judged on RMSE-lin.
 CLAIMS = (
-    ("refinement with ground-truth region support is far better than the generation module alone",
-     "refinement_gt", ("generation_depth",)),
+    (
+        "refinement with ground-truth region support is far better than the generation module alone",
+        "refinement_gt",
+        ("generation_depth",),
+    ),
     ("region-support guidance beats semantic guidance", "refinement_rs_guidance", ("refinement_semantic",)),
     ("the end-to-end RSN beats Baseline1 and Baseline3", "end_to_end", ("baseline1", "baseline3")),
 )
@@ -158,7 +235,9 @@ def format_table(results: dict[str, dict], with_paper: bool = True) -> str:
         if name not in results:
             continue
         ours = results[name]
-        lines.append("| " + " | ".join([ROWS[name].title, "ours", *(format_value(ours.get(k)) for _, k in PAPER_COLUMNS)]) + " |")
+        lines.append(
+            "| " + " | ".join([ROWS[name].title, "ours", *(format_value(ours.get(k)) for _, k in PAPER_COLUMNS)]) + " |"
+        )
         if with_paper:
             paper = PAPER_TABLE3[name]
             lines.append("| | paper | " + " | ".join(format_value(paper.get(k)) for _, k in PAPER_COLUMNS) + " |")
@@ -171,7 +250,13 @@ def check_claims(results: dict[str, dict], metric: str = "rmse") -> list[dict]:
     for text, better, worse in CLAIMS:
         rows = (better, *worse)
         if not all(r in results for r in rows):
-            out.append({"claim": text, "holds": None, "detail": "rows missing: " + ", ".join(r for r in rows if r not in results)})
+            out.append(
+                {
+                    "claim": text,
+                    "holds": None,
+                    "detail": "rows missing: " + ", ".join(r for r in rows if r not in results),
+                }
+            )
             continue
         b = results[better][metric]
         holds = all(b < results[w][metric] for w in worse)
@@ -188,13 +273,14 @@ def run_ablation(
     metric_config: MetricConfig = MetricConfig(),
     say: Callable[[str], None] = print,
 ) -> dict[str, dict]:
-    """Run ``rows`` in table order, each once; a row whose metrics.json exists is not run again.
+    """Run ``rows`` in table order, each once; a row whose stage is complete is not run again.
 
     ``trainer_factory(row)`` returns a Trainer whose model_dir is ``out_dir`` (every row is a
     stage dir there, so rows initialise from each other) and whose budget is the row's.
     ``eval_batches()`` yields the test split's batches (Baseline2 needs nothing else).
     """
     os.makedirs(out_dir, exist_ok=True)
+    run = RunDir(out_dir)
     results: dict[str, dict] = {}
     summary = os.path.join(out_dir, "ablation.json")
     timings: dict[str, float] = {}
@@ -202,23 +288,24 @@ def run_ablation(
         with open(summary) as fh:
             timings = json.load(fh).get("seconds", {})
     for index, row in enumerate(rows, 1):
-        path = os.path.join(out_dir, row.name, "metrics.json")
-        if os.path.exists(path):
-            with open(path) as fh:
-                results[row.name] = json.load(fh)["test"]
-            say(f"[{index}/{len(rows)}] {row.title}: done earlier ({path})")
+        stage = run.stage(row.name)
+        # A trained row is done when its stage is complete; a data row when its metrics exist.
+        done = stage.complete if row.kind != "data" else os.path.exists(stage.metrics_path)
+        if done:
+            results[row.name] = read_metrics(stage.metrics_path)
+            say(f"[{index}/{len(rows)}] {row.title}: done earlier ({stage.path})")
             continue
         say(f"\n[{index}/{len(rows)}] {row.title}")
         start = time.perf_counter()
         if row.kind == "data":
-            metrics = {"test": ground_truth_region_support_metrics(eval_batches(), metric_config), "stage": row.name}
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w") as fh:
-                json.dump(metrics, fh, indent=2)
+            metrics = ground_truth_region_support_metrics(eval_batches(), metric_config)
+            write_metrics_document(
+                stage.metrics_path, {"model": row.name, "settings": {}, "metrics": metrics, "region_statistics": {}}
+            )
         else:
-            metrics = trainer_factory(row).run(row.stage)
+            metrics = trainer_factory(row).run(row.stage)["metrics"]
         timings[row.name] = time.perf_counter() - start
-        results[row.name] = metrics["test"]
+        results[row.name] = metrics
     with open(summary, "w") as fh:
         json.dump({"results": results, "seconds": timings, "claims": check_claims(results)}, fh, indent=2)
     with open(os.path.join(out_dir, "ablation.md"), "w") as fh:

@@ -4,7 +4,7 @@ Section 4.2 region statistics, and the first N examples kept for figures."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -17,8 +17,8 @@ __all__ = ["EvaluationResult", "evaluate_source"]
 
 @dataclasses.dataclass
 class EvaluationResult:
-    metrics: dict[str, float]                       # per-image averages (compute_depth_metrics' convention)
-    per_image: list[dict]                           # one row per image: key, valid_pixels, every metric
+    metrics: dict[str, float]  # per-image averages (compute_depth_metrics' convention)
+    per_image: list[dict]  # one row per image: key, valid_pixels, every metric
     region_statistics: dict[str, dict[str, float]]
     examples: dict[str, list] = dataclasses.field(default_factory=dict)  # kept for figures
 
@@ -41,8 +41,9 @@ def evaluate_source(
 
     rows: list[dict] = []
     stats = RegionStatistics()
-    examples: dict[str, list] = {k: [] for k in ("key", "rgb", "depth", "regions", "region_support",
-                                                 "predicted_region_support", source.name)}
+    examples: dict[str, list] = {
+        k: [] for k in ("key", "rgb", "depth", "regions", "region_support", "predicted_region_support", source.name)
+    }
     for other in compare:
         examples[other.name] = []
     bar = tqdm(total=total, desc=f"evaluate {source.name}", unit="img", disable=not progress, dynamic_ncols=True)
@@ -55,8 +56,13 @@ def evaluate_source(
         metrics = per_image_metrics(pred, gt, metric_config)
         keys = [k.decode() if isinstance(k, bytes) else str(k) for k in batch["key"]]
         for i, key in enumerate(keys):
-            rows.append({"key": key, "valid_pixels": int(metrics["valid_pixels"][i]),
-                         **{name: float(metrics[name][i]) for name in METRIC_NAMES}})
+            rows.append(
+                {
+                    "key": key,
+                    "valid_pixels": int(metrics["valid_pixels"][i]),
+                    **{name: float(metrics[name][i]) for name in METRIC_NAMES},
+                }
+            )
             valid = valid_mask(gt[i], metric_config)
             predicted_rs = None if out["region_support"] is None else out["region_support"][i]
             stats.update(gt[i], batch["region_support"][i, ..., 0], batch["regions"][i, ..., 0], valid, predicted_rs)
@@ -78,8 +84,10 @@ def evaluate_source(
     bar.close()
     counted = [r for r in rows if r["valid_pixels"] > 0]
     if not counted:
-        raise ValueError("no image of the split has a valid ground-truth pixel in the evaluation range "
-                         f"({metric_config.min_depth}, {metric_config.max_depth}) m")
+        raise ValueError(
+            "no image of the split has a valid ground-truth pixel in the evaluation range "
+            f"({metric_config.min_depth}, {metric_config.max_depth}) m"
+        )
     averages = {name: float(np.mean([r[name] for r in counted])) for name in METRIC_NAMES}
     averages["num_images"] = len(counted)
     return EvaluationResult(averages, rows, stats.result(), examples)

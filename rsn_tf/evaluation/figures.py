@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 from rsn_tf.serving_client import colorize_depth
 
-__all__ = ["shared_depth_range", "colour_bar", "depth_panel", "region_boundaries", "comparison_grid",
-           "region_support_figure", "save_png"]
+__all__ = [
+    "shared_depth_range",
+    "colour_bar",
+    "depth_panel",
+    "region_boundaries",
+    "comparison_grid",
+    "region_support_figure",
+    "save_png",
+]
 
 PANEL_WIDTH = 224
 _HEADER = 30
@@ -67,7 +74,7 @@ def colour_bar(height: int, max_depth: float, width: int = 70) -> np.ndarray:
     inner = max(2, height - top - bottom)
     ramp = np.linspace(0.0, max_depth, inner, dtype=np.float32)[:, None].repeat(bar_w, axis=1)
     out = np.full((height, width, 3), 255, np.uint8)
-    out[top:top + inner, 4:4 + bar_w] = colorize_depth(ramp, max_depth)
+    out[top : top + inner, 4 : 4 + bar_w] = colorize_depth(ramp, max_depth)
     step = next(s for s in (0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0) if max_depth / s <= 6)
     for value in np.arange(0.0, max_depth + 1e-6, step):
         y = top + int(round(value / max_depth * (inner - 1)))

@@ -26,15 +26,17 @@ import numpy as np
 __all__ = ["per_region_statistics", "RegionStatistics"]
 
 
-def per_region_statistics(values: np.ndarray, reference: np.ndarray, regions: np.ndarray,
-                          valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def per_region_statistics(
+    values: np.ndarray, reference: np.ndarray, regions: np.ndarray, valid: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(rmse, variance) arrays, one entry per region present in one (H, W) image."""
     values = np.asarray(values, np.float64).reshape(-1)
     reference = np.asarray(reference, np.float64).reshape(-1)
     regions = np.asarray(regions).reshape(-1).astype(np.int64)
     if not (values.shape == reference.shape == regions.shape):
-        raise ValueError(f"values, reference and regions must have one shape; got {values.shape}, "
-                         f"{reference.shape}, {regions.shape}")
+        raise ValueError(
+            f"values, reference and regions must have one shape; got {values.shape}, {reference.shape}, {regions.shape}"
+        )
     keep = (regions > 0) & np.isfinite(values) & np.isfinite(reference)
     if valid is not None:
         keep &= np.asarray(valid, bool).reshape(-1)
@@ -59,8 +61,14 @@ class RegionStatistics:
     def __init__(self) -> None:
         self._parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"ground_truth": [], "predicted": []}
 
-    def update(self, depth: np.ndarray, region_support: np.ndarray, regions: np.ndarray,
-               valid: np.ndarray, predicted_region_support: np.ndarray | None = None) -> None:
+    def update(
+        self,
+        depth: np.ndarray,
+        region_support: np.ndarray,
+        regions: np.ndarray,
+        valid: np.ndarray,
+        predicted_region_support: np.ndarray | None = None,
+    ) -> None:
         """One (H, W) image: ground-truth depth, region support and regions, the valid mask, a prediction."""
         self._parts["ground_truth"].append(per_region_statistics(depth, region_support, regions, valid))
         if predicted_region_support is not None:

@@ -1,4 +1,17 @@
-"""What the evaluate CLI writes: metrics.json, a Markdown table in the paper's columns, a per-image CSV."""
+"""The evaluation reports: metrics.json, a Markdown table in the paper's columns, a per-image CSV.
+
+One metrics.json shape, written here for the evaluate CLI, for every trained stage (by the
+trainer) and for the ablation's data-only rows::
+
+    {"model": name,
+     "settings": {"dataset", "split", "height", "width", "eigen_crop", "min_depth", "max_depth"},
+     "metrics": {abs_rel, sq_rel, rmse, rmse_log, rmse_log10, log10, delta1..3, silog, num_images},
+     "region_statistics": {...},            # Section 4.2; may be empty
+     "training": {"stage", "steps", "final_losses"}}   # trained stages only
+
+``read_metrics`` returns the "metrics" part of any such file (and of the older trainer
+files, which held it under "test").
+"""
 
 from __future__ import annotations
 
@@ -7,9 +20,18 @@ import json
 import math
 import os
 
-from rsn_tf.metrics import METRIC_NAMES
+from rsn_tf.metrics import METRIC_NAMES, MetricConfig
+from rsn_tf.run_dir import METRICS_FILE
 
-__all__ = ["PAPER_COLUMNS", "format_value", "markdown_table", "write_reports"]
+__all__ = [
+    "PAPER_COLUMNS",
+    "format_value",
+    "markdown_table",
+    "evaluation_settings",
+    "write_reports",
+    "write_metrics_document",
+    "read_metrics",
+]
 
 # The paper's Table 2/3 columns -> our metric names. The paper's RMSE-log is in ln (its
 # footnote gives the end-to-end RSN's log10 value too), so both are reported.
@@ -37,28 +59,86 @@ def markdown_table(rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def write_reports(out_dir: str, name: str, result, settings: dict) -> dict[str, str]:
-    """Write metrics.json, metrics.md and per_image.csv for one EvaluationResult; returns their paths."""
+def evaluation_settings(dataset: str, split: str, size: tuple[int, int], metric_config: MetricConfig) -> dict:
+    """The "settings" of a metrics.json: what was scored, at which size, under which protocol."""
+    return {
+        "dataset": dataset,
+        "split": split,
+        "height": int(size[0]),
+        "width": int(size[1]),
+        "eigen_crop": metric_config.eigen_crop,
+        "min_depth": metric_config.min_depth,
+        "max_depth": metric_config.max_depth,
+    }
+
+
+def write_metrics_document(path: str, document: dict) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(document, fh, indent=2)
+
+
+def read_metrics(path: str) -> dict[str, float]:
+    """The metrics of a metrics.json (any RSN-TF version)."""
+    with open(path) as fh:
+        document = json.load(fh)
+    if "metrics" in document:
+        return document["metrics"]
+    if "test" in document:  # trainer files before the shapes were unified
+        return document["test"]
+    raise ValueError(f"{path}: not an RSN-TF metrics.json (no 'metrics' key; keys: {sorted(document)})")
+
+
+def write_reports(
+    out_dir: str, name: str, result, settings: dict, training: dict | None = None, write: bool = True
+) -> dict:
+    """Write metrics.json, metrics.md and per_image.csv for one EvaluationResult.
+
+    Returns the metrics.json document, with the written files' paths under "paths"
+    (not in the file). ``write=False`` builds the document only (non-chief workers).
+    """
+    document = {
+        "model": name,
+        "settings": settings,
+        "metrics": result.metrics,
+        "region_statistics": result.region_statistics,
+    }
+    if training is not None:
+        document["training"] = training
+    if not write:
+        return document
     os.makedirs(out_dir, exist_ok=True)
-    paths = {k: os.path.join(out_dir, f) for k, f in
-             (("json", "metrics.json"), ("markdown", "metrics.md"), ("csv", "per_image.csv"))}
-    with open(paths["json"], "w") as fh:
-        json.dump({"model": name, "settings": settings, "metrics": result.metrics,
-                   "region_statistics": result.region_statistics}, fh, indent=2)
-    lines = [markdown_table({name: result.metrics}), "",
-             f"{result.metrics['num_images']} images; " + ", ".join(f"{k}={v}" for k, v in settings.items())]
+    paths = {
+        k: os.path.join(out_dir, f)
+        for k, f in (("json", METRICS_FILE), ("markdown", "metrics.md"), ("csv", "per_image.csv"))
+    }
+    write_metrics_document(paths["json"], document)
+    lines = [
+        markdown_table({name: result.metrics}),
+        "",
+        f"{result.metrics['num_images']} images; " + ", ".join(f"{k}={v}" for k, v in settings.items()),
+    ]
     if result.region_statistics:
-        lines += ["", "Region statistics (Section 4.2), mean over Algorithm 1's regions:", "",
-                  "| map | mean RMSE in region (m) | mean variance in region (m²) | regions |", "|---|---|---|---|"]
-        labels = {"ground_truth": "ground-truth depth vs region support",
-                  "predicted": "predicted region support vs depth"}
+        lines += [
+            "",
+            "Region statistics (Section 4.2), mean over Algorithm 1's regions:",
+            "",
+            "| map | mean RMSE in region (m) | mean variance in region (m²) | regions |",
+            "|---|---|---|---|",
+        ]
+        labels = {
+            "ground_truth": "ground-truth depth vs region support",
+            "predicted": "predicted region support vs depth",
+        }
         for key, s in result.region_statistics.items():
-            lines.append(f"| {labels[key]} | {format_value(s['mean_rmse'])} | {format_value(s['mean_variance'])} "
-                         f"| {s['regions']} |")
+            lines.append(
+                f"| {labels[key]} | {format_value(s['mean_rmse'])} | {format_value(s['mean_variance'])} "
+                f"| {s['regions']} |"
+            )
     with open(paths["markdown"], "w") as fh:
         fh.write("\n".join(lines) + "\n")
     with open(paths["csv"], "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["key", "valid_pixels", *METRIC_NAMES])
         writer.writeheader()
         writer.writerows(result.per_image)
-    return paths
+    return {**document, "paths": paths}

@@ -5,11 +5,11 @@ Four kinds, picked from the path given to ``--model`` (or ``--compare``):
 * a **SavedModel** (``saved_model.pb``), or an export base holding numbered versions
   (the newest is used): called through ``serving_default`` with uint8 images, exactly
   as TF Serving would;
-* a **stage dir** of train.py or of the ablation (``model_config.json`` and module
-  weights): rebuilt with the stage's switches from ``stage.json``, so a teacher-forced
-  refinement stage is fed the ground-truth region support and a semantic-guidance
-  stage the label map;
-* a **train.py --model_dir** (stage dirs inside): the most finished stage, or ``stage``;
+* a **stage dir** of rsn-train or of the ablation (see ``rsn_tf.run_dir``): rebuilt with
+  the switches its manifest records, so a teacher-forced refinement stage is fed the
+  ground-truth region support and a semantic-guidance stage the label map;
+* a **run dir** (rsn-train --model_dir, rsn-ablation --out): the most finished stage
+  that runs on images alone, or ``stage``;
 * a **.keras** file;
 * a **directory of stored predictions**, ``<key>.npy`` (H, W) metres, one per example
   (any method's output; a different size is resized bilinearly to the evaluation size).
@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
-from rsn_tf.training.stage_dir import COMPLETE_STAGES, find_stage_dirs, load_stage_model
+from rsn_tf.run_dir import MANIFEST_FILE, MODEL_CONFIG_FILE, RunDir, RunDirError, StageDir
 
-__all__ = ["DepthSource", "SourceError", "load_source"]
+__all__ = ["DepthSource", "SourceError", "keras_source", "load_source"]
 
 
 class SourceError(ValueError):
@@ -40,10 +40,11 @@ class DepthSource:
     name: str
     path: str
     predict: Callable[[dict], dict]
-    model_size: tuple[int, int] | None = None      # the resolution the network runs at, if known
+    model_size: tuple[int, int] | None = None  # the resolution the network runs at, if known
+    manifest: dict | None = None  # a stage dir's manifest (its switches and Figure 3 column)
 
 
-def _keras_source(name: str, path: str, model) -> DepthSource:
+def keras_source(name: str, path: str, model, manifest: dict | None = None) -> DepthSource:
     """Run a Keras RSN on batches at any size: resized to the model's resolution and back.
 
     Only the inputs the model's switches use are read from the batch (and must be there):
@@ -51,12 +52,16 @@ def _keras_source(name: str, path: str, model) -> DepthSource:
     of images alone is enough for a complete depth model (what rsn_tf.predict sends).
     """
     size = (model.config.height, model.config.width)
-    needs = {"region_support": model.teacher_forcing,
-             "label": model.config.guidance == "semantic" and not model.generation_only}
+    needs = {
+        "region_support": model.teacher_forcing,
+        "label": model.config.guidance == "semantic" and not model.generation_only,
+    }
     keys = ("image", *(k for k, needed in needs.items() if needed))
-    resize = {"image": lambda t: tf.image.resize(tf.cast(t, tf.float32), size, method="bilinear", antialias=True),
-              "region_support": lambda t: tf.image.resize(tf.cast(t, tf.float32), size, method="nearest"),
-              "label": lambda t: tf.image.resize(t, size, method="nearest")}
+    resize = {
+        "image": lambda t: tf.image.resize(tf.cast(t, tf.float32), size, method="bilinear", antialias=True),
+        "region_support": lambda t: tf.image.resize(tf.cast(t, tf.float32), size, method="nearest"),
+        "label": lambda t: tf.image.resize(t, size, method="nearest"),
+    }
 
     @tf.function(reduce_retracing=True)
     def run(inputs):
@@ -68,13 +73,15 @@ def _keras_source(name: str, path: str, model) -> DepthSource:
     def predict(batch: dict) -> dict:
         missing = [k for k in keys if k not in batch]
         if missing:
-            raise SourceError(f"{path}: this stage needs the ground-truth {', '.join(missing)} as input, "
-                              "so it can only be evaluated on a dataset, not run on photos")
+            raise SourceError(
+                f"{path}: this stage needs the ground-truth {', '.join(missing)} as input, "
+                "so it can only be evaluated on a dataset, not run on photos"
+            )
         depth, region_support = run({k: batch[k] for k in keys})
         # A teacher-forced stage's "region support" is the ground truth it was given, not a prediction.
         return {"depth": depth.numpy(), "region_support": None if model.teacher_forcing else region_support.numpy()}
 
-    return DepthSource(name, path, predict, size)
+    return DepthSource(name, path, predict, size, manifest)
 
 
 def _saved_model_source(name: str, path: str) -> DepthSource:
@@ -115,41 +122,50 @@ def _stored_source(name: str, path: str) -> DepthSource:
     return DepthSource(name, path, predict)
 
 
+def _stage_source(stage: StageDir, name: str | None) -> DepthSource:
+    try:
+        model, manifest = stage.load_model()
+    except RunDirError as error:
+        raise SourceError(str(error)) from error
+    return keras_source(name or manifest.get("name", stage.name), stage.path, model, manifest)
+
+
 def load_source(path: str, name: str | None = None, stage: str | None = None) -> DepthSource:
     """The depth source at ``path`` (see the module docstring for what is accepted)."""
-    from rsn_tf.serving.exporter import load_model
+    from rsn_tf.serving.exporter import ExportError, load_keras_file
 
     label = name or os.path.basename(os.path.normpath(path))
     if path.endswith(".keras"):
         if not os.path.isfile(path):
             raise SourceError(f"{path}: file not found")
-        return _keras_source(label, path, load_model(keras_file=path))
+        try:
+            return keras_source(label, path, load_keras_file(path))
+        except ExportError as error:
+            raise SourceError(str(error)) from error
     if not os.path.isdir(path):
         raise SourceError(f"{path}: no such file or directory")
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         return _saved_model_source(label, path)
-    versions = sorted((int(v) for v in os.listdir(path) if v.isdigit()
-                       and os.path.exists(os.path.join(path, v, "saved_model.pb"))), reverse=True)
+    versions = sorted(
+        (int(v) for v in os.listdir(path) if v.isdigit() and os.path.exists(os.path.join(path, v, "saved_model.pb"))),
+        reverse=True,
+    )
     if versions:
         return _saved_model_source(name or f"{label}/{versions[0]}", os.path.join(path, str(versions[0])))
-    if os.path.exists(os.path.join(path, "model_config.json")):
-        model, switches = load_stage_model(path)
-        return _keras_source(name or switches.get("name", label), path, model)
-    stages = find_stage_dirs(path)
-    if stages:
-        if stage:
-            if stage not in stages:
-                raise SourceError(f"--stage={stage}: not a finished stage in {path} (found: {', '.join(stages)})")
-            chosen = stage
-        else:
-            chosen = next((s for s in COMPLETE_STAGES if s in stages), None)
-            if chosen is None:
-                raise SourceError(f"{path}: none of its stages ({', '.join(stages)}) is a complete depth model; "
-                                  "pass --stage to pick one")
-        return load_source(stages[chosen], name or chosen)
+    if os.path.exists(os.path.join(path, MANIFEST_FILE)) or os.path.exists(os.path.join(path, MODEL_CONFIG_FILE)):
+        return _stage_source(StageDir(path), name)
+    run = RunDir(path)
+    if run.complete_stages():
+        try:
+            # A named stage may be teacher-forced (it is fed the ground truth); the default is
+            # the most finished stage that needs only images.
+            chosen = run.select_stage(stage, serves_images=stage is None)
+        except RunDirError as error:
+            raise SourceError(str(error)) from error
+        return _stage_source(chosen, name or chosen.name)
     if any(f.endswith(".npy") for f in os.listdir(path)):
         return _stored_source(label, path)
     raise SourceError(
-        f"{path}: not a SavedModel, an export base, a train.py --model_dir, a stage dir, a .keras file "
+        f"{path}: not a SavedModel, an export base, a rsn-train --model_dir, a stage dir, a .keras file "
         "or a directory of <key>.npy predictions"
     )

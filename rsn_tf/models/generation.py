@@ -80,11 +80,13 @@ class GenerationModule(keras.Model):
         )
         self.up_bn = batch_norm(name="up_bn")
         self.crop = CropToMatch(name="crop")
-        self.full_convs = [
-            ConvBNReLU(c(ch), name=f"conv{26 + i}") for i, ch in enumerate((128, 64, 64, 32))
-        ]
+        self.full_convs = [ConvBNReLU(c(ch), name=f"conv{26 + i}") for i, ch in enumerate((128, 64, 64, 32))]
         self.head = keras.layers.Conv2D(
-            1, 3, padding="same", dtype="float32", name="conv30",
+            1,
+            3,
+            padding="same",
+            dtype="float32",
+            name="conv30",
             bias_initializer=keras.initializers.Constant(inverse_softplus(config.initial_depth)),
         )
 

@@ -6,7 +6,7 @@ and works for any input height and width (odd sizes included).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
@@ -46,8 +46,13 @@ class ConvBNReLU(keras.layers.Layer):
         self.kernel_size = kernel_size
         self.strides = strides
         self.conv = keras.layers.Conv2D(
-            filters, kernel_size, strides=strides, padding="same", use_bias=False,
-            kernel_initializer="he_normal", name="conv",
+            filters,
+            kernel_size,
+            strides=strides,
+            padding="same",
+            use_bias=False,
+            kernel_initializer="he_normal",
+            name="conv",
         )
         self.bn = batch_norm(name="bn")
 
@@ -63,7 +68,12 @@ class ConvBNReLU(keras.layers.Layer):
         return self.conv.compute_output_shape(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "strides": self.strides}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+        }
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

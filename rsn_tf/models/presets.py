@@ -23,16 +23,16 @@ class RSNConfig:
     """Everything that shapes a Region Support Network."""
 
     name: str = "custom"
-    height: int = 480                           # training / export resolution
+    height: int = 480  # training / export resolution
     width: int = 640
-    width_multiplier: float = 1.0               # scales every channel count of Table 1
-    blocks: tuple[int, ...] = (3, 4, 6, 3)      # ResNet34 BasicBlocks per stage
+    width_multiplier: float = 1.0  # scales every channel count of Table 1
+    blocks: tuple[int, ...] = (3, 4, 6, 3)  # ResNet34 BasicBlocks per stage
     pyramid_scales: tuple[float, ...] = PAPER_PYRAMID_SCALES
     refinement_iterations: int = 3
-    guidance: str = "region_support"            # refinement guidance: region_support | semantic | none
-    semantic_classes: int = 894                 # labels are divided by this for semantic guidance
-    max_depth: float = 10.0                     # depth inputs are divided by this
-    initial_depth: float = 2.5                  # the generation module's output at initialisation (m)
+    guidance: str = "region_support"  # refinement guidance: region_support | semantic | none
+    semantic_classes: int = 894  # labels are divided by this for semantic guidance
+    max_depth: float = 10.0  # depth inputs are divided by this
+    initial_depth: float = 2.5  # the generation module's output at initialisation (m)
 
     def __post_init__(self):
         if self.guidance not in GUIDANCE_CHOICES:
@@ -50,7 +50,7 @@ class RSNConfig:
         """A Table 1 channel count scaled by the width multiplier (at least 4, a multiple of 4)."""
         return max(4, int(round(paper_channels * self.width_multiplier / 4)) * 4)
 
-    def replace(self, **changes: Any) -> "RSNConfig":
+    def replace(self, **changes: Any) -> RSNConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,7 +60,7 @@ class RSNConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RSNConfig":
+    def from_dict(cls, data: dict[str, Any]) -> RSNConfig:
         data = dict(data)
         for key in ("blocks", "pyramid_scales"):
             if key in data:

@@ -57,11 +57,13 @@ class RefinementModule(keras.Model):
         self.pyramid = PyramidPoolingUnit(max(1, c(128) // 8), config.pyramid_scales, name="pyramid")
         self.conv8 = ConvBNReLU(c(128), name="conv8")
         self.conv9 = ConvBNReLU(c(128), name="conv9")
-        self.regression = [
-            ConvBNReLU(c(ch), name=f"conv{10 + i}") for i, ch in enumerate((128, 64, 64, 32, 32))
-        ]
+        self.regression = [ConvBNReLU(c(ch), name=f"conv{10 + i}") for i, ch in enumerate((128, 64, 64, 32, 32))]
         self.head = keras.layers.Conv2D(
-            1, 3, padding="same", dtype="float32", name="conv15",
+            1,
+            3,
+            padding="same",
+            dtype="float32",
+            name="conv15",
             kernel_initializer=keras.initializers.RandomNormal(stddev=1e-3),
         )
 

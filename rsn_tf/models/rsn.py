@@ -108,9 +108,7 @@ class RegionSupportNetwork(keras.Model):
             region_support = self.generation(image, training=training)
         if self.generation_only:
             return {"region_support": region_support, "depth_iterations": [], "depth": region_support}
-        iterations = self.refinement(
-            image, region_support, self._guidance(inputs, region_support), training=training
-        )
+        iterations = self.refinement(image, region_support, self._guidance(inputs, region_support), training=training)
         return {"region_support": region_support, "depth_iterations": iterations, "depth": iterations[-1]}
 
     def get_config(self):

@@ -20,58 +20,52 @@ import numpy as np
 import tensorflow as tf
 
 from rsn_tf.models import RegionSupportNetwork
+from rsn_tf.run_dir import RunDir, RunDirError
 from rsn_tf.serving.signatures import DepthServer, ServingLimits
-from rsn_tf.training.stage_dir import COMPLETE_STAGES, load_stage_model
 
 __all__ = [
     "ExportError",
     "load_model",
+    "load_keras_file",
     "next_version",
     "export_saved_model",
     "write_warmup_requests",
     "write_models_config",
-    "STAGE_PREFERENCE",
 ]
-
-STAGE_PREFERENCE = COMPLETE_STAGES  # the stages load_model tries, most finished first
 
 
 class ExportError(ValueError):
     """Bad export arguments; the message says what to change."""
 
 
-def load_model(model_dir: str | None = None, keras_file: str | None = None, stage: str | None = None) -> RegionSupportNetwork:
-    """A RegionSupportNetwork from a ``.keras`` file or from a trainer ``--model_dir``."""
+def load_keras_file(path: str) -> RegionSupportNetwork:
+    """A RegionSupportNetwork saved as ``.keras``; ExportError names the file when it is not one."""
+    if not tf.io.gfile.exists(path):
+        raise ExportError(f"--keras_model={path}: file not found")
+    model = keras.models.load_model(path)
+    if not isinstance(model, RegionSupportNetwork):
+        raise ExportError(f"--keras_model={path}: holds a {type(model).__name__}, not a RegionSupportNetwork")
+    model.teacher_forcing = False
+    return model
+
+
+def load_model(
+    model_dir: str | None = None, keras_file: str | None = None, stage: str | None = None
+) -> RegionSupportNetwork:
+    """A servable RegionSupportNetwork from a ``.keras`` file or from a run dir (rsn-train --model_dir).
+
+    From a run dir: the stage ``stage``, or the most finished stage that runs on images alone
+    (rsn_tf.run_dir decides both from the stages' manifests).
+    """
     if bool(model_dir) == bool(keras_file):
         raise ExportError("give exactly one of --model_dir (a training run) or --keras_model (a .keras file)")
     if keras_file:
-        if not tf.io.gfile.exists(keras_file):
-            raise ExportError(f"--keras_model={keras_file}: file not found")
-        model = keras.models.load_model(keras_file)
-        if not isinstance(model, RegionSupportNetwork):
-            raise ExportError(f"--keras_model={keras_file}: holds a {type(model).__name__}, not a RegionSupportNetwork")
-        model.teacher_forcing = False
-        return model
-    stages = (stage,) if stage else STAGE_PREFERENCE
-    if stage == "refinement":
-        raise ExportError(
-            "--stage=refinement trains the refinement module on ground-truth region support only; its "
-            "generation module is untrained. Export a later stage (refine_frozen_generation or joint)."
-        )
-    for name in stages:
-        stage_dir = os.path.join(model_dir, name)
-        if tf.io.gfile.exists(os.path.join(stage_dir, "model_config.json")):
-            model, switches = load_stage_model(stage_dir)
-            if switches.get("teacher_forcing"):
-                raise ExportError(
-                    f"--stage={name} refines the ground-truth region support (teacher forcing), which a served "
-                    "model does not have. Export a stage whose generation module was trained."
-                )
-            return model
-    raise ExportError(
-        f"--model_dir={model_dir}: no finished stage found (looked for model_config.json in "
-        f"{', '.join(os.path.join(model_dir, s) for s in stages)}). Train first: python train.py --stage=joint"
-    )
+        return load_keras_file(keras_file)
+    try:
+        model, _ = RunDir(model_dir).select_stage(stage, serves_images=True).load_model()
+    except RunDirError as error:
+        raise ExportError(str(error)) from error
+    return model
 
 
 def next_version(base: str) -> int:
@@ -88,10 +82,14 @@ def _server_module(model, limits: ServingLimits, include_iterations: bool) -> ke
     archive.track(model)
     # The first endpoint registered is also serving_default.
     archive.add_endpoint(
-        "serving_default", server.predict, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")]
+        "serving_default",
+        server.predict,
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")],
     )
     archive.add_endpoint(
-        "predict_image_bytes", server.predict_bytes, input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")]
+        "predict_image_bytes",
+        server.predict_bytes,
+        input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],
     )
     return archive
 
@@ -108,10 +106,14 @@ def write_warmup_requests(saved_model_dir: str, model_name: str, height: int = 4
     png = tf.io.encode_png(image[0]).numpy()
     requests = []
     for batch in (1, 2):
-        request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=model_name, signature_name="serving_default"))
+        request = predict_pb2.PredictRequest(
+            model_spec=model_pb2.ModelSpec(name=model_name, signature_name="serving_default")
+        )
         request.inputs["images"].CopyFrom(tf.make_tensor_proto(np.repeat(image, batch, axis=0)))
         requests.append(request)
-    request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=model_name, signature_name="predict_image_bytes"))
+    request = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name="predict_image_bytes")
+    )
     request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto([png], dtype=tf.string))
     requests.append(request)
     with tf.io.TFRecordWriter(path) as writer:

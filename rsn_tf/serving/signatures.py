@@ -24,17 +24,18 @@ import dataclasses
 
 import tensorflow as tf
 
+from rsn_tf.depth_files import MM_PER_METRE
+
 __all__ = ["ServingLimits", "DepthServer", "MM_PER_METRE"]
 
-MM_PER_METRE = 1000.0
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 @dataclasses.dataclass(frozen=True)
 class ServingLimits:
-    max_side: int = 4096      # the largest height or width accepted
-    max_batch: int = 16       # the most images in one request
+    max_side: int = 4096  # the largest height or width accepted
+    max_batch: int = 16  # the most images in one request
 
 
 class DepthServer:
@@ -51,7 +52,8 @@ class DepthServer:
         return [
             tf.debugging.assert_greater(batch, 0, message=f"{name}: the batch is empty; send at least one image"),
             tf.debugging.assert_less_equal(
-                batch, self.limits.max_batch,
+                batch,
+                self.limits.max_batch,
                 message=f"{name}: too many images in one request; the limit is {self.limits.max_batch}",
             ),
         ]
@@ -62,7 +64,8 @@ class DepthServer:
             tf.debugging.assert_greater(height, 0, message=f"{name}: zero-sized image (height 0)"),
             tf.debugging.assert_greater(width, 0, message=f"{name}: zero-sized image (width 0)"),
             tf.debugging.assert_less_equal(
-                tf.maximum(height, width), side,
+                tf.maximum(height, width),
+                side,
                 message=f"{name}: image side exceeds the limit of {side} px; downscale it first",
             ),
         ]
@@ -89,9 +92,7 @@ class DepthServer:
         with tf.control_dependencies([not_empty]):
             is_png = tf.equal(tf.strings.substr(data, 0, 8), _PNG_MAGIC)
             is_jpeg = tf.equal(tf.strings.substr(data, 0, 3), _JPEG_MAGIC)
-        known = tf.debugging.Assert(
-            tf.logical_or(is_png, is_jpeg), [f"{name}: the bytes are not a JPEG or PNG image"]
-        )
+        known = tf.debugging.Assert(tf.logical_or(is_png, is_jpeg), [f"{name}: the bytes are not a JPEG or PNG image"])
         with tf.control_dependencies([known]):
             header = tf.cond(
                 is_png,
@@ -121,7 +122,8 @@ class DepthServer:
         def decode(data):
             image = self._decode_one(data)
             same = tf.debugging.assert_equal(
-                tf.shape(image), tf.shape(first),
+                tf.shape(image),
+                tf.shape(first),
                 message="image_bytes: all images in one request must have the same size; send them separately",
             )
             with tf.control_dependencies([same]):

@@ -8,67 +8,100 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["StageSpec", "STAGES", "STAGE_ORDER", "ALL", "get_stage"]
+__all__ = ["StageSpec", "STAGES", "STAGE_ORDER", "ALL", "FIGURE_COLUMNS", "get_stage"]
 
 
 @dataclasses.dataclass(frozen=True)
 class StageSpec:
     name: str
     summary: str
-    loss: str                               # "region" (Lr), "l2" (eq. 1, log space), "iterative" (Li), "combined" (Lc)
+    loss: str  # "region" (Lr), "l2" (eq. 1, log space), "iterative" (Li), "combined" (Lc)
     generation_only: bool = False
     # What a generation-only stage regresses: Algorithm 1's region support (the paper's
     # stage 1 and Baseline1) or the depth map itself (Table 3 "generation module for depth").
     target: str = "region_support"
     # Lr variant: None follows --linear_epochs (linear first, then log); "linear" or "log" fixes it.
     region_mode: str | None = None
-    guidance: str | None = None             # overrides the preset's refinement guidance (Table 3 semantic row)
+    guidance: str | None = None  # overrides the preset's refinement guidance (Table 3 semantic row)
     teacher_forcing: bool = False
     freeze_generation: bool = False
     freeze_refinement: bool = False
     # Module -> earlier stages to take its weights from, most preferred first.
     init: tuple[tuple[str, tuple[str, ...]], ...] = ()
     table3_rows: tuple[str, ...] = ()
+    # How far along the paper's schedule the stage's weights are: 0 a pre-trained generation
+    # module ... 4 end to end. The most finished stage of a run is the one with the highest rank.
+    schedule_rank: int = 0
+    # The Figure 3 column this stage provides, if any (rsn-evaluate --figures).
+    figure_column: str | None = None
 
     def to_dict(self) -> dict:
-        """What a stage dir's stage.json records, so evaluation can rebuild the exact network."""
+        """What a stage dir's manifest records, so evaluation can rebuild the exact network."""
         return dataclasses.asdict(self)
 
+
+# Figure 3's columns (the paper's), each provided by the stage whose manifest names it.
+RSN_COLUMN = "RSN"
+GT_REFINEMENT_COLUMN = "Refinement (GT region support)"
+GENERATION_COLUMN = "Generation module"
+SEMANTIC_COLUMN = "Semantic guidance"
+FIGURE_COLUMNS = (GT_REFINEMENT_COLUMN, GENERATION_COLUMN, SEMANTIC_COLUMN)
 
 STAGE_ORDER = ("generation", "refinement", "refine_frozen_generation", "generation_frozen_refinement", "joint")
 ALL = "all"
 
 STAGES: dict[str, StageSpec] = {
     "generation": StageSpec(
-        "generation", "pre-train the generation module on the region-support target with Lr "
+        "generation",
+        "pre-train the generation module on the region-support target with Lr "
         "(linear for the first --linear_epochs epochs, then log)",
-        loss="region", generation_only=True,
+        loss="region",
+        generation_only=True,
         table3_rows=("Baseline1: generation for region support",),
+        schedule_rank=0,
+        figure_column=GENERATION_COLUMN,
     ),
     "refinement": StageSpec(
-        "refinement", "pre-train the refinement module with Li on ground-truth region support",
-        loss="iterative", teacher_forcing=True,
+        "refinement",
+        "pre-train the refinement module with Li on ground-truth region support",
+        loss="iterative",
+        teacher_forcing=True,
         table3_rows=("Refinement module with ground truth",),
+        schedule_rank=1,
+        figure_column=GT_REFINEMENT_COLUMN,
     ),
     "refine_frozen_generation": StageSpec(
-        "refine_frozen_generation", "freeze generation; train refinement with Li on generated region support",
-        loss="iterative", freeze_generation=True,
+        "refine_frozen_generation",
+        "freeze generation; train refinement with Li on generated region support",
+        loss="iterative",
+        freeze_generation=True,
         init=(("generation", ("generation",)), ("refinement", ("refinement",))),
         table3_rows=("RSN: freeze generation", "Baseline3 (before this stage's training)"),
+        schedule_rank=2,
     ),
     "generation_frozen_refinement": StageSpec(
-        "generation_frozen_refinement", "freeze refinement; train generation through it with Li",
-        loss="iterative", freeze_refinement=True,
-        init=(("generation", ("refine_frozen_generation", "generation")),
-              ("refinement", ("refine_frozen_generation", "refinement"))),
+        "generation_frozen_refinement",
+        "freeze refinement; train generation through it with Li",
+        loss="iterative",
+        freeze_refinement=True,
+        init=(
+            ("generation", ("refine_frozen_generation", "generation")),
+            ("refinement", ("refine_frozen_generation", "refinement")),
+        ),
         table3_rows=("RSN: freeze refinement",),
+        schedule_rank=3,
     ),
     "joint": StageSpec(
-        "joint", "train both modules end to end with Lc = 0.3 Lr + 0.7 Li",
+        "joint",
+        "train both modules end to end with Lc = 0.3 Lr + 0.7 Li",
         loss="combined",
-        init=(("generation", ("generation_frozen_refinement", "refine_frozen_generation", "generation")),
-              ("refinement", ("generation_frozen_refinement", "refine_frozen_generation", "refinement"))),
+        init=(
+            ("generation", ("generation_frozen_refinement", "refine_frozen_generation", "generation")),
+            ("refinement", ("generation_frozen_refinement", "refine_frozen_generation", "refinement")),
+        ),
         table3_rows=("RSN: end-to-end",),
+        schedule_rank=4,
+        figure_column=RSN_COLUMN,
     ),
 }
 

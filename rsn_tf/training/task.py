@@ -1,7 +1,7 @@
 """The training task: what to build, what to minimise, one step. The trainer stays thin.
 
-Mirrors TF Model Garden's task: ``build_model``, ``build_inputs``, ``build_optimizer``,
-``build_losses``, ``train_step`` and ``validation_step``.
+Mirrors TF Model Garden's task: ``build_model``, ``build_inputs`` (and the dataset builder
+they read), ``build_optimizer``, ``build_losses``, ``train_step`` and ``validation_step``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import keras
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from rsn_tf.data import DataConfig, make_dataset
+from rsn_tf.config import ExperimentConfig
+from rsn_tf.data import DataConfig, make_dataset, prepare_builder
 from rsn_tf.losses import LossConfig, combined_loss, iterative_loss, l2_loss, region_loss
 from rsn_tf.models import RegionSupportNetwork, get_preset
-from rsn_tf.training.config import TrainConfig
 from rsn_tf.training.stages import StageSpec
 
 __all__ = ["RSNTask"]
@@ -24,13 +24,15 @@ __all__ = ["RSNTask"]
 class RSNTask:
     """One training stage of the Region Support Network."""
 
-    def __init__(self, config: TrainConfig, stage: StageSpec):
+    def __init__(self, config: ExperimentConfig, stage: StageSpec):
         self.config = config
         self.stage = stage
-        self.model_config = get_preset(config.preset)
+        self.model_config = get_preset(config.model.preset)
         if stage.guidance:
             self.model_config = self.model_config.replace(guidance=stage.guidance)
         self.loss_config = LossConfig()
+        self._builder: tfds.core.DatasetBuilder | None = None
+        self._predict = None
 
     # ------------------------------------------------------------------ build
     def build_model(self) -> RegionSupportNetwork:
@@ -46,29 +48,36 @@ class RSNTask:
         return model
 
     def data_config(self) -> DataConfig:
+        data = self.config.data
         return DataConfig(
             height=self.model_config.height,
             width=self.model_config.width,
-            batch_size=self.config.batch_size,
-            seed=self.config.seed,
-            scale_max=self.config.augment_scale,
-            flip=self.config.augment_flip,
-            color_jitter=self.config.color_jitter,
+            batch_size=data.batch_size,
+            seed=self.config.trainer.seed,
+            scale_max=data.augment_scale,
+            flip=data.augment_flip,
+            color_jitter=data.color_jitter,
         )
+
+    def builder(self) -> tfds.core.DatasetBuilder:
+        """The prepared TFDS builder (a missing synthetic config is built first)."""
+        if self._builder is None:
+            data = self.config.data
+            self._builder = prepare_builder(data.dataset, data.data_dir, data.manual_dir)
+        return self._builder
 
     def build_inputs(
         self,
-        builder: tfds.core.DatasetBuilder,
         split: str,
         training: bool,
         input_context: tf.distribute.InputContext | None = None,
     ) -> tf.data.Dataset:
-        return make_dataset(builder, split, self.data_config(), training, input_context)
+        return make_dataset(self.builder(), split, self.data_config(), training, input_context)
 
     def build_optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         opt = self.config.optimizer
         lr: float | keras.optimizers.schedules.LearningRateSchedule = opt.learning_rate
-        total = max(1, steps_per_epoch * self.config.epochs)
+        total = max(1, steps_per_epoch * self.config.trainer.epochs)
         if opt.schedule == "cosine":
             lr = keras.optimizers.schedules.CosineDecay(opt.learning_rate, total)
         elif opt.schedule == "step":
@@ -113,31 +122,36 @@ class RSNTask:
             return {"total": lr, "region": lr}
         if self.stage.loss == "iterative":
             li = iterative_loss(
-                batch["depth"], outputs["depth_iterations"], regions,
-                self.loss_config.iteration_weights, self.loss_config.region_mode,
+                batch["depth"],
+                outputs["depth_iterations"],
+                regions,
+                self.loss_config.iteration_weights,
+                self.loss_config.region_mode,
             )
             return {"total": li, "iterative": li}
         terms = combined_loss(
-            batch["region_support"], outputs["region_support"], batch["depth"],
-            outputs["depth_iterations"], regions, self.loss_config,
+            batch["region_support"],
+            outputs["region_support"],
+            batch["depth"],
+            outputs["depth_iterations"],
+            regions,
+            self.loss_config,
         )
         return terms
 
     def log_mode(self, epoch: int) -> bool:
         if self.stage.region_mode is not None:
             return self.stage.region_mode == "log"
-        return self.stage.loss != "region" or epoch >= self.config.linear_epochs
+        return self.stage.loss != "region" or epoch >= self.config.task.linear_epochs
 
     # ------------------------------------------------------------------ steps
     def train_step(self, batch, model, optimizer, log_mode, nan_now) -> dict[str, tf.Tensor]:
         """One replica's step. Losses are averaged against the global batch size."""
-        global_batch = self.config.batch_size
+        global_batch = self.config.data.batch_size
         with tf.GradientTape() as tape:
             outputs = model(self.model_inputs(batch), training=True)
             per_example = self.build_losses(batch, outputs, log_mode)
-            per_example = {
-                k: tf.where(nan_now, tf.fill(tf.shape(v), math.nan), v) for k, v in per_example.items()
-            }
+            per_example = {k: tf.where(nan_now, tf.fill(tf.shape(v), math.nan), v) for k, v in per_example.items()}
             loss = tf.nn.compute_average_loss(per_example["total"], global_batch_size=global_batch)
             scaled = optimizer.scale_loss(loss)  # identity unless a LossScaleOptimizer (float16)
         variables = model.trainable_variables
@@ -148,6 +162,12 @@ class RSNTask:
         optimizer.apply_gradients(zip(grads, variables))
         return {k: tf.nn.compute_average_loss(v, global_batch_size=global_batch) for k, v in per_example.items()}
 
-    def validation_step(self, batch, model) -> tf.Tensor:
-        """Predicted depth (B, H, W, 1) for a batch."""
-        return model(self.model_inputs(batch), training=False)["depth"]
+    def validation_step(self, batch: dict, model) -> dict:
+        """``{"depth": (B, H, W), "region_support": (B, H, W) or None}`` in metres, as numpy: the
+        contract of an evaluation ``DepthSource``. A teacher-forced stage's region support is the
+        ground truth it was given, not a prediction, so it is None."""
+        if self._predict is None or self._predict[0] is not model:
+            self._predict = (model, tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True))
+        out = self._predict[1](self.model_inputs(batch))
+        region_support = None if self.stage.teacher_forcing else out["region_support"].numpy()[..., 0]
+        return {"depth": out["depth"].numpy()[..., 0], "region_support": region_support}

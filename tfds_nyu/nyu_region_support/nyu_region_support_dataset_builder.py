@@ -18,13 +18,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from unittest import mock
-
 import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
-from tensorflow_datasets.core import shuffle as tfds_shuffle
 
 from rsn_tf.region_support import region_support
 from tfds_nyu import nyu_mat, splits, synthetic
@@ -37,21 +34,12 @@ URLS = {
 FILENAMES = {"v2": nyu_mat.V2_FILENAME, "v1": nyu_mat.V1_FILENAME, "splits": nyu_mat.SPLITS_FILENAME}
 HEIGHT, WIDTH = 480, 640
 UNLABELED = "unlabeled"
-# TFDS keeps up to 1 GB of serialized examples per split in memory before spilling to disk.
-# An NYU example is ~2 MB, so that alone nears the 2 GB budget of a build; 256 MB keeps the
-# peak RSS of a build far below it whatever the file size (see BENCHMARKS.md).
-SHUFFLE_MEMORY_BYTES = 256 << 20
-
-_CITATION = """
-@inproceedings{Silberman:ECCV12,
-  author = {Nathan Silberman, Derek Hoiem, Pushmeet Kohli and Rob Fergus},
-  title = {Indoor Segmentation and Support Inference from RGBD Images},
-  booktitle = {ECCV}, year = {2012}}
-@inproceedings{Silberman:ICCV11,
-  author = {Nathan Silberman and Rob Fergus},
-  title = {Indoor Scene Segmentation using a Structured Light Sensor},
-  booktitle = {ICCV Workshop on 3D Representation and Recognition}, year = {2011}}
-"""
+# Memory: TFDS's writer keeps up to 1 GB (tfds.core.shuffle.MAX_MEM_BUFFER_SIZE) of serialized
+# examples per split in memory before it spills them to disk, and it offers no public knob for
+# that limit. An example is ~2 MB, so a split of more than ~500 frames costs ~1 GB of RSS on top
+# of the reader's few hundred MB (measured in BENCHMARKS.md). We accept that rather than patch a
+# private TFDS constant: it fits every machine we target (24 GB here), and a build that must use
+# less goes through Beam, which shuffles on disk.
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +49,7 @@ class NyuRegionSupportConfig(tfds.core.BuilderConfig):
     """Which NYU releases to read and how to split them."""
 
     sources: tuple[str, ...] = ("v2",)
-    split_rule: str = "official"             # official (v2 splits.mat) | scene_aware (the paper's)
+    split_rule: str = "official"  # official (v2 splits.mat) | scene_aware (the paper's)
     synthetic_frames: tuple[int, int] = (0, 0)  # (v2, v1) frames to render; (0, 0) = real NYU files
     synthetic_seed: int = 0
 
@@ -83,31 +71,39 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     RELEASE_NOTES = {"1.0.0": "Initial release: v1, v2, merged and synthetic configs."}
     BUILDER_CONFIGS = [
         NyuRegionSupportConfig(
-            name="v2", description="NYU Depth v2 labelled (1449 frames), official 795/654 split.",
-            sources=("v2",), split_rule="official",
+            name="v2",
+            description="NYU Depth v2 labelled (1449 frames), official 795/654 split.",
+            sources=("v2",),
+            split_rule="official",
         ),
         NyuRegionSupportConfig(
-            name="v1", description="NYU Depth v1 labelled (2284 frames), scene-aware split.",
-            sources=("v1",), split_rule="scene_aware",
+            name="v1",
+            description="NYU Depth v1 labelled (2284 frames), scene-aware split.",
+            sources=("v1",),
+            split_rule="scene_aware",
         ),
         NyuRegionSupportConfig(
-            name="merged", description="v1 + v2 (3747 frames), the paper's scene-aware split (3264/483).",
-            sources=("v2", "v1"), split_rule="scene_aware",
+            name="merged",
+            description="v1 + v2 (3747 frames), the paper's scene-aware split (3264/483).",
+            sources=("v2", "v1"),
+            split_rule="scene_aware",
         ),
         NyuRegionSupportConfig(
             name="synthetic",
             description="Synthetic rooms (200 v2-format + 200 v1-format frames) written in NYU's .mat "
             "layout and read like `merged`; needs no download.",
-            sources=("v2", "v1"), split_rule="scene_aware", synthetic_frames=(200, 200),
+            sources=("v2", "v1"),
+            split_rule="scene_aware",
+            synthetic_frames=(200, 200),
         ),
     ]
     DEFAULT_CONFIG_NAME = "merged"
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
     Put the NYU Depth labelled files in the manual dir (or leave --manual_dir unset to download
     them from the official URLs):
-      {FILENAMES['v2']}   (2.8 GB)  {URLS['v2']}
-      {FILENAMES['v1']}   (several GB)  {URLS['v1']}
-      {FILENAMES['splits']}  (v2 config only)  {URLS['splits']}
+      {FILENAMES["v2"]}   (2.8 GB)  {URLS["v2"]}
+      {FILENAMES["v1"]}   (several GB)  {URLS["v1"]}
+      {FILENAMES["splits"]}  (v2 config only)  {URLS["splits"]}
     Config `v2` needs the v2 file and splits.mat, `v1` the v1 file, `merged` both .mat files,
     `synthetic` nothing.
     """
@@ -120,9 +116,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                     "depth": tfds.features.Tensor(shape=(HEIGHT, WIDTH), dtype=np.float32, encoding="zlib"),
                     "label": tfds.features.Image(shape=(HEIGHT, WIDTH, 1), dtype=np.uint16),
                     "regions": tfds.features.Tensor(shape=(HEIGHT, WIDTH), dtype=np.int32, encoding="zlib"),
-                    "region_support": tfds.features.Tensor(
-                        shape=(HEIGHT, WIDTH), dtype=np.float32, encoding="zlib"
-                    ),
+                    "region_support": tfds.features.Tensor(shape=(HEIGHT, WIDTH), dtype=np.float32, encoding="zlib"),
                     "scene": tfds.features.Text(),
                     "source": tfds.features.Text(),
                     "key": tfds.features.Text(),
@@ -130,13 +124,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             ),
             supervised_keys=("image", "depth"),
             homepage="https://cs.nyu.edu/~silberman/datasets/",
-            citation=_CITATION,
             metadata=tfds.core.MetadataDict(),
         )
 
     def _download_and_prepare(self, dl_manager, download_config):
-        with mock.patch.object(tfds_shuffle, "MAX_MEM_BUFFER_SIZE", SHUFFLE_MEMORY_BYTES):
-            return super()._download_and_prepare(dl_manager, download_config)
+        # The manual dir the user asked for, from the public DownloadConfig: TFDS's
+        # dl_manager.manual_dir raises the same AssertionError for "none given" (it then
+        # defaults to <download_dir>/manual) and for "given but empty", which need different
+        # answers (download, or say what to put there).
+        self._requested_manual_dir = download_config.manual_dir
+        return super()._download_and_prepare(dl_manager, download_config)
 
     # ------------------------------------------------------------------ files
 
@@ -149,8 +146,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             paths = {key: target / FILENAMES[key] for key in ("v2", "v1", "splits")}
             if not all(p.exists() for p in paths.values()):
                 log.info("Rendering synthetic NYU-format files into %s", target)
-                synthetic.generate(target, *config.synthetic_frames, size=(HEIGHT, WIDTH),
-                                   seed=config.synthetic_seed, progress=True)
+                synthetic.generate(
+                    target, *config.synthetic_frames, size=(HEIGHT, WIDTH), seed=config.synthetic_seed, progress=True
+                )
             return paths
 
         needed = config.needed_files()
@@ -167,16 +165,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             )
         return {k: manual / FILENAMES[k] for k in needed}
 
-    @staticmethod
-    def _manual_dir(dl_manager) -> epath.Path | None:
-        """The manual dir if it exists; None when there is none (then we download)."""
+    def _manual_dir(self, dl_manager) -> epath.Path | None:
+        """The manual dir if it has files; None when none was given (then we download)."""
         try:
             return epath.Path(dl_manager.manual_dir)
         except AssertionError as error:  # TFDS raises when it is missing *or* empty
-            path = getattr(dl_manager, "_manual_dir", None)
-            if path is not None and epath.Path(path).exists():
+            requested = getattr(self, "_requested_manual_dir", None)
+            if requested and epath.Path(requested).exists():
                 raise FileNotFoundError(
-                    f"Manual dir {path} has no files. Put the NYU .mat files there, or build without "
+                    f"Manual dir {requested} has no files. Put the NYU .mat files there, or build without "
                     "--manual_dir to download them from the official URLs."
                 ) from error
             return None
@@ -214,8 +211,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, split, frames, files, luts):
         """Stream one frame at a time: read it, remap its labels, compute Algorithm 1's targets."""
         skipped = 0
-        handles = {source: nyu_mat.NyuLabeledMat(path, source, expected_size=(HEIGHT, WIDTH))
-                   for source, path in files.items()}
+        handles = {
+            source: nyu_mat.NyuLabeledMat(path, source, expected_size=(HEIGHT, WIDTH)) for source, path in files.items()
+        }
         try:
             for source, index, scene in frames:
                 frame = handles[source].frame(index)
@@ -227,16 +225,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 labels = luts[source][frame.labels]
                 targets = region_support(labels, depth)
                 key = f"{source}_{index:05d}"
-                yield key, {
-                    "image": encode_png(frame.image),
-                    "depth": depth,
-                    "label": labels[..., None],
-                    "regions": targets.regions,
-                    "region_support": targets.region_support,
-                    "scene": scene,
-                    "source": source,
-                    "key": key,
-                }
+                yield (
+                    key,
+                    {
+                        "image": encode_png(frame.image),
+                        "depth": depth,
+                        "label": labels[..., None],
+                        "regions": targets.regions,
+                        "region_support": targets.region_support,
+                        "scene": scene,
+                        "source": source,
+                        "key": key,
+                    },
+                )
         finally:
             for handle in handles.values():
                 handle.close()

@@ -1,13 +1,8 @@
 """Client for a TF Serving endpoint that serves the exported Region Support Network.
 
-    python -m rsn_tf.serving_client photo.jpg --server=http://localhost:8501 --out=depth_out
-    python -m rsn_tf.serving_client photo.jpg --grpc=localhost:8500 --out=depth_out
-
-It sends the encoded image to the ``predict_image_bytes`` signature, over REST
-(JSON; the bytes as ``{"b64": ...}``) or gRPC (``PredictionServiceStub``). It then
-writes, per image: ``<stem>_depth.png`` (16-bit PNG, millimetres, NYU's
-convention), ``<stem>_depth_color.png`` (turbo colour map, near = red) and
-``<stem>_depth.npy`` (float32 metres).
+It sends encoded images to the ``predict_image_bytes`` signature, over REST (JSON; the
+bytes as ``{"b64": ...}``) or gRPC (``PredictionServiceStub``). The rsn-serve-client CLI
+(rsn_tf/cli/serve_client.py) then writes the depth files of rsn_tf.depth_files.
 
 REST follows TF Serving's documented schema: a request is ``{"signature_name": ...,
 "instances": [...]}`` (row format) or ``{"inputs": ...}`` (columnar); a reply is
@@ -17,16 +12,12 @@ REST follows TF Serving's documented schema: a request is ``{"signature_name": .
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
-import os
-import sys
 import urllib.error
 import urllib.request
-from typing import Sequence
+from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 __all__ = [
@@ -37,7 +28,6 @@ __all__ = [
     "build_grpc_request",
     "parse_grpc_response",
     "grpc_predict",
-    "colorize_depth",
     "write_outputs",
 ]
 
@@ -155,53 +145,9 @@ def grpc_predict(target: str, model: str, images: Sequence[bytes], timeout: floa
 # ------------------------------------------------------------------ outputs
 
 
-def colorize_depth(depth: np.ndarray, max_depth: float = 10.0) -> np.ndarray:
-    """(H, W) metres -> (H, W, 3) BGR uint8 (turbo: near = red, far = blue)."""
-    scaled = np.clip(1.0 - depth / max_depth, 0.0, 1.0)
-    return cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
-
-
 def write_outputs(result: dict, out_dir: str, stem: str) -> list[str]:
-    """Write the 16-bit mm PNG, the colourised PNG and the .npy; returns their paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    depth = np.asarray(result["depth"], np.float32)
-    paths = [os.path.join(out_dir, f"{stem}_depth{ext}") for ext in (".png", "_color.png", ".npy")]
-    png = result.get("depth_png_bytes")
-    if png:
-        with open(paths[0], "wb") as fh:
-            fh.write(png)
-    else:
-        cv2.imwrite(paths[0], np.clip(np.round(depth * 1000), 0, 65535).astype(np.uint16))
-    cv2.imwrite(paths[1], colorize_depth(depth))
-    np.save(paths[2], depth)
-    return paths
+    """Write the 16-bit mm PNG (the server's own, when it sent one), the colour PNG and the .npy."""
+    from rsn_tf.depth_files import write_depth_files
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Send images to TF Serving; write depth PNG, colour PNG and .npy.")
-    parser.add_argument("images", nargs="+", help="JPEG or PNG files")
-    parser.add_argument("--server", default="http://localhost:8501", help="REST endpoint")
-    parser.add_argument("--grpc", default=None, help="gRPC target host:port (instead of REST)")
-    parser.add_argument("--model", default="rsn")
-    parser.add_argument("--out", default="depth_out")
-    parser.add_argument("--timeout", type=float, default=60.0)
-    args = parser.parse_args(argv)
-    for path in args.images:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-            if args.grpc:
-                result = grpc_predict(args.grpc, args.model, [data], args.timeout)[0]
-            else:
-                result = rest_predict(args.server, args.model, [data], args.timeout)[0]
-        except (OSError, ServingError) as error:
-            print(f"serving_client: {path}: {error}", file=sys.stderr)
-            return 2
-        stem = os.path.splitext(os.path.basename(path))[0]
-        for written in write_outputs(result, args.out, stem):
-            print(written)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    paths = write_depth_files(result["depth"], out_dir, stem, png_bytes=result.get("depth_png_bytes"))
+    return [paths["depth_png"], paths["color_png"], paths["npy"]]

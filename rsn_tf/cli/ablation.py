@@ -1,0 +1,137 @@
+"""rsn-ablation: reproduce the paper's Table 3, every row trained and evaluated under one equal budget.
+
+    rsn-ablation                                       # synthetic data, tiny preset, every row
+    rsn-ablation --rows=baseline2,baseline1 --epochs=1 --steps_per_epoch=5   # a smoke run
+    rsn-ablation --dataset=nyu_region_support/merged --preset=paper --epochs=40
+
+Every trained row gets the same number of steps (``--epochs`` x ``--steps_per_epoch``)
+with the preset's optimizer; Baseline2 needs no model and Baseline3 is assembled from
+the Baseline1 and refinement_gt rows. Each row is a stage dir under ``--out`` (a run
+dir: checkpoints, weights, metrics.json), so an interrupted run resumes where it stopped
+and finished rows are not run again. The resolved config goes to ``<out>/config.yaml``; a
+resumed run must use the same budget. The table is printed beside the paper's numbers
+and written to ``<out>/ablation.md`` and ``<out>/ablation.json`` (with the three claims).
+Row definitions: rsn_tf/evaluation/ablation.py.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from absl import flags
+
+from rsn_tf.cli import common
+
+# The experiment-config keys the ablation exposes; --out is trainer.model_dir.
+CONFIG_KEYS = (
+    "data.dataset",
+    "data.data_dir",
+    "data.manual_dir",
+    "model.preset",
+    "trainer.model_dir",
+    "trainer.epochs",
+    "trainer.steps_per_epoch",
+    "data.batch_size",
+    "data.eval_batches",
+    "trainer.seed",
+)
+# What makes the rows of one table comparable: a resumed run must not change these.
+BUDGET_KEYS = tuple(k for k in CONFIG_KEYS if k not in ("trainer.model_dir", "data.data_dir", "data.manual_dir"))
+DEFAULT_OUT = "runs/ablation"
+
+FLAGS = common.new_flag_values()
+CONFIG_FLAGS = common.define_config_flags(
+    FLAGS, only=CONFIG_KEYS, rename={"trainer.model_dir": "out"}, purpose="ablation"
+)
+flags.DEFINE_string("rows", "all", "Comma-separated row names (default: all).", flag_values=FLAGS)
+
+
+def _check_budget(out: str, config) -> None:
+    """Rows of one table must share one budget: refuse to resume with other settings."""
+    from rsn_tf import config as config_lib
+    from rsn_tf.run_dir import RunDir
+
+    path = RunDir(out).config_path
+    if not os.path.exists(path):
+        return
+    earlier = config_lib.flatten(config_lib.load_file(path))
+    now = config_lib.flatten(config_lib.to_dict(config))
+    flag_of = {key: name for name, key in CONFIG_FLAGS.items()}
+    changed = {k: (earlier.get(k), now[k]) for k in BUDGET_KEYS if earlier.get(k) != now[k]}
+    if changed:
+        what = ", ".join(f"--{flag_of[k]}={new} (was {old})" for k, (old, new) in changed.items())
+        raise common.CliError(
+            f"{out} holds rows run with other settings: {what}. Use another --out, or the earlier settings to "
+            "resume; mixing them would make the rows' budgets unequal."
+        )
+
+
+def _ablation(positionals: list[str]) -> int:
+    if positionals:
+        raise common.CliError(f"unexpected argument(s) {positionals}; every option is a --flag")
+    from rsn_tf import config as config_lib
+    from rsn_tf.evaluation.ablation import check_claims, format_table, run_ablation, select_rows
+
+    config = common.config_from_flags(
+        FLAGS,
+        CONFIG_FLAGS,
+        purpose="ablation",
+        defaults={
+            "trainer.model_dir": DEFAULT_OUT,
+            "trainer.image_summaries": 0,
+            "trainer.checkpoint_every_steps": 100,
+            "trainer.export": False,
+        },
+    )
+    rows = select_rows(FLAGS.rows)
+    epochs = config.trainer.epochs
+    if epochs < 1:
+        raise common.CliError(f"--epochs={epochs}: every trained row needs at least one epoch")
+    out = config.trainer.model_dir
+    _check_budget(out, config)
+
+    import keras
+
+    from rsn_tf.run_dir import RunDir
+    from rsn_tf.training.stages import StageSpec
+    from rsn_tf.training.task import RSNTask
+    from rsn_tf.training.trainer import Trainer
+
+    config_lib.save_file(config, RunDir(out).config_path)
+
+    def trainer_for(row):
+        keras.utils.set_random_seed(config.trainer.seed)  # every row starts from the same initialisation
+        row_config = config_lib.override(
+            config, {"task.stage": row.name, "trainer.epochs": epochs if row.kind == "train" else 0}
+        )
+        return Trainer(row_config)
+
+    def eval_batches():
+        task = RSNTask(config, StageSpec(name="baseline2", summary="", loss="iterative"))
+        batches = task.build_inputs("test", training=False)
+        return batches.take(config.data.eval_batches) if config.data.eval_batches else batches
+
+    start = time.perf_counter()
+    print(
+        f"Table 3 ablation: {len(rows)} row(s), {config.model.preset} preset, {config.data.dataset}, "
+        f"{epochs} epoch(s) per trained row, output in {out}/",
+        flush=True,
+    )
+    results = run_ablation(trainer_for, rows, out, eval_batches)
+    print(f"\n{format_table(results)}\n")
+    for claim in check_claims(results):
+        verdict = {True: "HOLDS", False: "does NOT hold", None: "not tested"}[claim["holds"]]
+        print(f"- {claim['claim']}: {verdict} ({claim['detail']})")
+    print(f"\n{len(rows)} row(s) in {time.perf_counter() - start:.0f} s; table in {out}/ablation.md")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return common.run(_ablation, FLAGS, __doc__, argv, program="rsn-ablation", errors=(ValueError, FileNotFoundError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""rsn-evaluate: a trained model (or stored predictions) on a dataset split, the paper's way.
+
+    rsn-evaluate --model=runs/rsn                       # a rsn-train --model_dir
+    rsn-evaluate --model=export/rsn --split=test --eigen_crop
+    rsn-evaluate --model=runs/ablation/end_to_end --figures=4
+    rsn-evaluate --model=my_method_npys/ --height=480 --width=640
+
+``--model`` takes a SavedModel (or an export base: the newest version), a rsn-train
+--model_dir (the most finished stage, or --stage), one stage dir, a .keras file, or a
+directory of ``<key>.npy`` predictions in metres from any method.
+
+It writes to ``--out`` (default ``<model>/eval_<split>``):
+
+* ``metrics.json``: every metric (per-image average), the settings and the region statistics;
+* ``metrics.md``: a Markdown table in the paper's columns (rel, RMSE-log in ln and log10,
+  RMSE-lin, δ<1.25, δ<1.25², δ<1.25³) and the Section 4.2 region statistics;
+* ``per_image.csv``: every metric for every image, by example key;
+* with ``--figures=N``: ``figure3.png`` (RGB, ground truth, this model and the
+  comparison models for N test images, one shared colour map and a colour bar) and
+  ``region_support.png`` (Algorithm 1's region boundaries over the image, coloured by
+  mean depth, beside the predicted region support).
+
+Comparison columns come from ``--compare=LABEL=PATH`` (repeatable); without it they are
+found beside the model: the refinement with ground-truth region support, the generation
+module and the semantic-guidance refinement of the same rsn-train or ablation run (each
+stage's manifest says which Figure 3 column it provides).
+
+Evaluation runs at ``--height`` x ``--width``: by default the model's own resolution
+(Keras models), or the dataset's (SavedModels and stored predictions). Valid pixels are
+those with ground truth in (``--min_depth``, ``--max_depth``), optionally inside the Eigen
+crop; predictions are clamped to the same range.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from absl import flags
+
+from rsn_tf.cli import common
+
+FLAGS = common.new_flag_values()
+_F = dict(flag_values=FLAGS)
+flags.DEFINE_string("model", None, "SavedModel, export base, rsn-train dir, stage dir, .keras, or .npy dir.", **_F)
+flags.DEFINE_string("stage", None, "Which stage of a rsn-train --model_dir (default: the most finished).", **_F)
+flags.DEFINE_string("name", None, "The model's name in tables and figures (default: from the path).", **_F)
+flags.DEFINE_string("dataset", "nyu_region_support/synthetic", "TFDS name/config.", **_F)
+flags.DEFINE_string("data_dir", None, "TFDS data dir.", **_F)
+flags.DEFINE_string("split", "test", "TFDS split, e.g. test, train[:100].", **_F)
+flags.DEFINE_string("out", None, "Output dir (default: <model>/eval_<split>).", **_F)
+flags.DEFINE_integer("batch_size", 8, "Images per batch.", **_F)
+flags.DEFINE_integer("height", None, "Evaluation height (default: see above).", **_F)
+flags.DEFINE_integer("width", None, "Evaluation width.", **_F)
+flags.DEFINE_integer("max_images", None, "Evaluate only the first N images.", **_F)
+flags.DEFINE_boolean("eigen_crop", False, "Score only inside the Eigen crop.", **_F)
+flags.DEFINE_float("min_depth", 1e-3, "Valid ground truth lies above this (m).", **_F)
+flags.DEFINE_float("max_depth", 10.0, "Valid ground truth lies below this (m).", **_F)
+flags.DEFINE_integer("figures", 0, "Write figure3.png and region_support.png for N images.", **_F)
+flags.DEFINE_integer("figure_width", 224, "Width of one figure panel in pixels.", **_F)
+flags.DEFINE_multi_string("compare", [], "LABEL=PATH: another model for figure3.png (repeatable).", **_F)
+flags.DEFINE_boolean("no_progress", False, "No progress bar.", **_F)
+
+
+def _parse_compare(values: Sequence[str]) -> list[tuple[str, str]]:
+    out = []
+    for value in values:
+        label, sep, path = value.partition("=")
+        if not sep or not label or not path:
+            raise common.CliError(
+                f"--compare={value!r}: expected LABEL=PATH, e.g. --compare='Generation module=runs/rsn/generation'"
+            )
+        out.append((label, path))
+    return out
+
+
+def _discover_compare(model_path: str, exclude: str) -> list[tuple[str, str]]:
+    """Figure 3's other columns, from the run the model belongs to (its dir or its parent)."""
+    from rsn_tf.run_dir import RunDir
+    from rsn_tf.training.stages import FIGURE_COLUMNS
+
+    run = RunDir(model_path)
+    if not run.complete_stages():
+        run = RunDir(os.path.dirname(os.path.normpath(model_path)))
+    columns = run.figure_columns()
+    return [
+        (label, columns[label].path)
+        for label in FIGURE_COLUMNS
+        if label in columns and os.path.normpath(columns[label].path) != os.path.normpath(exclude)
+    ]
+
+
+def _default_out(model: str, split: str) -> str:
+    """``<model>/eval_<split>`` (``<file>_eval`` beside a .keras file); ``test[:10]`` becomes ``test_-10``."""
+    if model.endswith(".keras"):
+        return os.path.splitext(model)[0] + "_eval"
+    return os.path.join(model.rstrip("/"), f"eval_{split.replace('[', '_').replace(':', '-').rstrip(']')}")
+
+
+def _check_flags() -> list[tuple[str, str]]:
+    if not FLAGS.model:
+        raise common.CliError("--model is required: a SavedModel, export base, run dir, stage dir, .keras or .npy dir")
+    if FLAGS.min_depth < 0 or FLAGS.max_depth <= FLAGS.min_depth:
+        raise common.CliError(f"--min_depth={FLAGS.min_depth} / --max_depth={FLAGS.max_depth}: need 0 <= min < max")
+    if (FLAGS.height is None) != (FLAGS.width is None):
+        raise common.CliError("--height and --width go together")
+    if FLAGS.figures < 0 or FLAGS.batch_size < 1 or FLAGS.figure_width < 32:
+        raise common.CliError("--figures must be >= 0, --batch_size >= 1 and --figure_width >= 32")
+    return _parse_compare(FLAGS.compare)
+
+
+def _evaluate(positionals: list[str]) -> int:
+    if positionals:
+        raise common.CliError(f"unexpected argument(s) {positionals}; give the model with --model=PATH")
+    compare = _check_flags()
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    from rsn_tf.data import DataConfig, load_builder, make_dataset
+    from rsn_tf.evaluation.evaluator import evaluate_source
+    from rsn_tf.evaluation.figures import comparison_grid, region_support_figure, save_png
+    from rsn_tf.evaluation.reports import evaluation_settings, write_reports
+    from rsn_tf.evaluation.sources import load_source
+    from rsn_tf.metrics import MetricConfig
+    from rsn_tf.training.stages import FIGURE_COLUMNS
+
+    source = load_source(FLAGS.model, FLAGS.name, FLAGS.stage)
+    builder = load_builder(FLAGS.dataset, FLAGS.data_dir)
+    if FLAGS.height:
+        size = (FLAGS.height, FLAGS.width)
+    elif source.model_size:
+        size = source.model_size
+    else:
+        size = tuple(builder.info.features["depth"].shape[:2])
+    config = DataConfig(height=size[0], width=size[1], batch_size=FLAGS.batch_size, cache="")
+    batches = make_dataset(builder, FLAGS.split, config, training=False)
+    total = builder.info.splits[FLAGS.split].num_examples
+    if FLAGS.max_images:
+        batches = batches.unbatch().take(FLAGS.max_images).batch(FLAGS.batch_size)
+        total = min(total, FLAGS.max_images)
+    if FLAGS.figures and not compare:
+        compare = _discover_compare(FLAGS.model, source.path)
+        missing = [label for label in FIGURE_COLUMNS if label not in dict(compare)]
+        if missing:
+            print(
+                f"figure3.png: no {', '.join(missing)} found beside {FLAGS.model} (rsn-train --stage=all or "
+                "the ablation makes them); add columns with --compare=LABEL=PATH",
+                file=sys.stderr,
+            )
+    others = [load_source(path, label) for label, path in compare] if FLAGS.figures else []
+    metric_config = MetricConfig(min_depth=FLAGS.min_depth, max_depth=FLAGS.max_depth, eigen_crop=FLAGS.eigen_crop)
+    result = evaluate_source(
+        source,
+        batches,
+        metric_config,
+        keep=FLAGS.figures,
+        compare=others,
+        total=total,
+        progress=not FLAGS.no_progress,
+    )
+
+    out = FLAGS.out or _default_out(FLAGS.model, FLAGS.split)
+    settings = evaluation_settings(FLAGS.dataset, FLAGS.split, size, metric_config)
+    paths = write_reports(out, source.name, result, settings)["paths"]
+    if FLAGS.figures:
+        ex = result.examples
+        label = (source.manifest or {}).get("figure_column") or source.name
+        columns = {label: ex[source.name]}
+        columns.update({o.name: ex[o.name] for o in others})
+        paths["figure3"] = os.path.join(out, "figure3.png")
+        save_png(paths["figure3"], comparison_grid(ex["rgb"], ex["depth"], columns, FLAGS.figure_width))
+        paths["region_support"] = os.path.join(out, "region_support.png")
+        predicted = ex["predicted_region_support"] or None
+        save_png(
+            paths["region_support"],
+            region_support_figure(ex["rgb"], ex["regions"], ex["region_support"], predicted, FLAGS.figure_width),
+        )
+    with open(paths["markdown"]) as fh:
+        print("\n" + fh.read())
+    print("Wrote " + ", ".join(paths.values()))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # SourceError and bad values are ValueErrors naming the flag or path; a dataset that is not
+    # built is a FileNotFoundError with the command that builds it.
+    return common.run(_evaluate, FLAGS, __doc__, argv, program="rsn-evaluate", errors=(ValueError, FileNotFoundError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

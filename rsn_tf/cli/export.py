@@ -1,0 +1,78 @@
+"""rsn-export: a trained Region Support Network as a versioned SavedModel for TF Serving.
+
+    rsn-export --model_dir=runs/rsn --export_base=export --model_name=rsn [--version=N]
+    rsn-export --keras_model=rsn.keras --export_base=export
+
+Writes <export_base>/<model_name>/<version>/ atomically (version: next integer by
+default), with the signatures serving_default (uint8 images, any size) and
+predict_image_bytes (JPEG/PNG bytes), TF Serving warm-up requests, and
+<export_base>/models.config. See the README's "Serving" section.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from absl import flags
+
+from rsn_tf.cli import common
+
+FLAGS = common.new_flag_values()
+flags.DEFINE_string(
+    "model_dir", None, "A rsn-train --model_dir; its most finished stage is exported.", flag_values=FLAGS
+)
+flags.DEFINE_string(
+    "stage", None, "Export this stage of --model_dir instead of the most finished one.", flag_values=FLAGS
+)
+flags.DEFINE_string("keras_model", None, "A .keras file holding a RegionSupportNetwork.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "export_base",
+    "export",
+    "Base directory; the model goes to <export_base>/<model_name>/<version>/.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string("model_name", "rsn", "TF Serving model name.", flag_values=FLAGS)
+flags.DEFINE_integer("version", None, "Version number (default: one more than the highest present).", flag_values=FLAGS)
+flags.DEFINE_boolean("overwrite", False, "Replace an existing version.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "max_side", 4096, "Reject images whose height or width exceeds this (InvalidArgument).", flag_values=FLAGS
+)
+flags.DEFINE_integer(
+    "max_batch", 16, "Reject requests with more images than this (InvalidArgument).", flag_values=FLAGS
+)
+flags.DEFINE_boolean(
+    "include_iterations", False, "Also output every refinement iteration (depth_iteration_k).", flag_values=FLAGS
+)
+
+
+def _export(positionals: list[str]) -> int:
+    if positionals:
+        raise common.CliError(f"unexpected argument(s) {positionals}; every option is a --flag")
+    from rsn_tf.serving.exporter import export_saved_model, load_model
+    from rsn_tf.serving.signatures import ServingLimits
+
+    model = load_model(FLAGS.model_dir, FLAGS.keras_model, FLAGS.stage)
+    path = export_saved_model(
+        model,
+        FLAGS.export_base,
+        FLAGS.model_name,
+        FLAGS.version,
+        FLAGS.overwrite,
+        ServingLimits(FLAGS.max_side, FLAGS.max_batch),
+        FLAGS.include_iterations,
+    )
+    print(f"SavedModel written to {path}")
+    print(f"TF Serving config: {os.path.join(FLAGS.export_base, 'models.config')}")
+    print(f"Inspect it with: saved_model_cli show --dir {path} --all")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # ExportError is a ValueError naming the flag; a missing file is a FileNotFoundError.
+    return common.run(_export, FLAGS, __doc__, argv, program="rsn-export", errors=(ValueError, FileNotFoundError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""rsn-train: the paper's 5-stage schedule (Section 3.3) on tf.distribute.
+
+    rsn-train --stage=joint                      # the demo: synthetic data, tiny preset, CPU
+    rsn-train --stage=all --preset=paper --dataset=nyu_region_support/merged --batch_size=16
+    rsn-train --config=runs/rsn/config.yaml --model_dir=runs/rsn_replay   # replay a run's config
+
+Stages: generation, refinement, refine_frozen_generation, generation_frozen_refinement,
+joint, or all (the five in order). Every stage initialises from the earlier stages'
+weights in --model_dir, resumes from its own latest checkpoint, logs TensorBoard
+summaries and writes metrics.json. The resolved config goes to <model_dir>/config.yaml
+(and to each stage dir). Distribution: MultiWorkerMirroredStrategy when TF_CONFIG is
+set, MirroredStrategy over all local GPUs, the default strategy on CPU.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from rsn_tf.cli import common
+
+FLAGS = common.new_flag_values()
+CONFIG_FLAGS = common.define_config_flags(FLAGS)
+
+
+def _train(positionals: list[str]) -> int:
+    if positionals:
+        raise common.CliError(f"unexpected argument(s) {positionals}; every option is a --flag")
+    from absl import logging as absl_logging
+
+    from rsn_tf import config as config_lib
+    from rsn_tf.training.stages import ALL, STAGE_ORDER, get_stage
+
+    config = common.config_from_flags(FLAGS, CONFIG_FLAGS)
+    stages = STAGE_ORDER if config.task.stage == ALL else (config.task.stage,)
+    for stage in stages:
+        get_stage(stage)  # a bad --stage fails before TensorFlow starts
+
+    absl_logging.set_verbosity(absl_logging.WARNING)  # TFDS logs every dataset construction at INFO
+    from rsn_tf.training.distribution import split_cpu
+
+    split_cpu(config.runtime.cpu_devices)  # must happen before TensorFlow initialises its devices
+    import keras
+
+    from rsn_tf.run_dir import RunDir
+    from rsn_tf.training.trainer import Trainer
+
+    keras.utils.set_random_seed(config.trainer.seed)
+    trainer = Trainer(config)
+    run = RunDir(config.trainer.model_dir)
+    if trainer.chief:
+        config_lib.save_file(config, run.config_path)
+    results = trainer.run_all(stages)
+
+    last = stages[-1]
+    print(f"\nDone. Stage '{last}': checkpoints, weights, TensorBoard logs and metrics.json in {run.stage(last).path}/")
+    print(f"  Config: {run.config_path}  (replay: rsn-train --config={run.config_path})")
+    print(f"  TensorBoard: tensorboard --logdir {run.path}")
+    m = results[last]["metrics"]
+    print(
+        f"  test: abs_rel {m['abs_rel']:.3f}, rmse {m['rmse']:.3f} m, delta1 {m['delta1']:.3f} "
+        f"({m['num_images']} images)"
+    )
+    if config.trainer.export and trainer.chief:
+        from rsn_tf.serving.exporter import export_saved_model, load_model
+
+        # Export what was saved (weights + config), exactly as rsn-export --model_dir would.
+        stage = last if run.stage(last).serves_images else None
+        path = export_saved_model(load_model(run.path, stage=stage), config.trainer.export_base, "rsn")
+        print(f"  SavedModel for TF Serving: {path}  (rsn-export --model_dir={run.path} does the same)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # UserError covers TrainingError and DistributionError; bad values (ValueError) and missing
+    # datasets or stages (DatasetNotBuiltError, RunDirError: FileNotFoundError) say how to fix them.
+    return common.run(_train, FLAGS, __doc__, argv, program="rsn-train", errors=(ValueError, FileNotFoundError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

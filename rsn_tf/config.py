@@ -1,0 +1,366 @@
+"""The experiment config: one nested, typed dataclass tree, in the style of TF Model Garden.
+
+    ExperimentConfig
+      task       which stage of the paper's schedule (Section 3.3) and its loss switches
+      data       the TFDS dataset, batch size, evaluation split and augmentation
+      model      the model preset (Table 1 or a CPU-sized one) and its initialisation
+      optimizer  optimizer, learning rate and schedule
+      trainer    run dir, budget (epochs, steps), checkpoints, logs, seed, export
+      runtime    precision, XLA, logical CPU devices
+
+Where a value comes from, lowest to highest precedence:
+
+1. the dataclass defaults below;
+2. the per-preset defaults, ``PRESET_DEFAULTS`` (the one table of them);
+3. a config file, ``--config=FILE`` (YAML or JSON, nested like the tree above); a run's own
+   ``config.yaml`` is such a file, so ``rsn-train --config=runs/rsn/config.yaml`` replays it;
+4. the flags given on the command line.
+
+Every field carries its flag name and help in its metadata, so the CLIs generate their flags
+from this file instead of copying them by hand. Unknown keys and wrong types raise
+``ConfigError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+import types
+import typing
+from typing import Any, Literal
+
+from rsn_tf.training.stages import ALL, STAGE_ORDER
+
+__all__ = [
+    "ConfigError",
+    "TaskConfig",
+    "DataConfig",
+    "ModelConfig",
+    "OptimizerConfig",
+    "TrainerConfig",
+    "RuntimeConfig",
+    "ExperimentConfig",
+    "PRESET_DEFAULTS",
+    "SECTIONS",
+    "config_fields",
+    "from_dict",
+    "to_dict",
+    "override",
+    "load_file",
+    "save_file",
+    "flatten",
+    "preset_defaults",
+    "resolve",
+]
+
+
+class ConfigError(ValueError):
+    """A config key is unknown or has a value of the wrong type; the message names the key."""
+
+
+def _field(default: Any, flag: str | None, help: str) -> Any:  # noqa: A002 - the flag's help text
+    return dataclasses.field(default=default, metadata={"flag": flag, "help": help})
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    stage: str = _field(
+        STAGE_ORDER[-1],
+        "stage",
+        f"Training stage: one of {', '.join(STAGE_ORDER)}, or '{ALL}' for the five in order.",
+    )
+    linear_epochs: int = _field(
+        17, "linear_epochs", "Generation stage: epochs of linear Lr before switching to log Lr (paper: 17)."
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    dataset: str = _field(
+        "nyu_region_support/synthetic", "dataset", "TFDS name/config, e.g. nyu_region_support/merged."
+    )
+    data_dir: str | None = _field(None, "data_dir", "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).")
+    manual_dir: str | None = _field(
+        None, "manual_dir", "Dir with the NYU .mat files, used when the dataset must be built."
+    )
+    batch_size: int = _field(8, "batch_size", "Global batch size (across all replicas and workers).")
+    eval_split: str = _field("test", "eval_split", "Split the stage is evaluated on at its end.")
+    eval_batches: int | None = _field(None, "eval_batches", "Evaluate on this many batches (default: the whole split).")
+    augment_scale: float = _field(
+        1.0, "augment_scale", "Training zoom range [1, s], depth divided by the zoom (Eigen et al.); 1 = off."
+    )
+    augment_flip: bool = _field(True, "augment_flip", "Random horizontal flips (image and every target).")
+    color_jitter: float = _field(0.2, "color_jitter", "Colour-jitter strength (image only); 0 = off.")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    preset: Literal["paper", "small", "tiny"] = _field(
+        "tiny", "preset", "Model preset: paper (Table 1, 480x640), small or tiny (CPU demo)."
+    )
+    resnet34_weights: str | None = _field(
+        None, "resnet34_weights", "Local .npz of ImageNet ResNet34 weights for the generation trunk."
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+    name: Literal["sgd", "momentum", "adam"] = _field("sgd", "optimizer", "Optimizer.")
+    learning_rate: float = _field(1e-3, "learning_rate", "Learning rate.")
+    schedule: Literal["constant", "cosine", "step"] = _field("constant", "lr_schedule", "Learning-rate schedule.")
+    momentum: float = _field(0.9, "momentum", "Momentum for --optimizer=momentum.")
+    step_every_epochs: int = _field(10, "lr_step_every_epochs", "For --lr_schedule=step: lr x 0.1 every N epochs.")
+    clipnorm: float | None = _field(None, "clipnorm", "Clip each gradient to this norm.")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerConfig:
+    model_dir: str = _field("runs/rsn", "model_dir", "The run dir: config.yaml, and one stage dir per stage.")
+    epochs: int = _field(40, "epochs", "Epochs per stage.")
+    steps_per_epoch: int | None = _field(
+        None, "steps_per_epoch", "Steps per epoch (default: one pass over the training split)."
+    )
+    checkpoint_every_steps: int = _field(
+        50, "checkpoint_every_steps", "Save a checkpoint every N steps (and at the end)."
+    )
+    keep_checkpoints: int = _field(3, "keep_checkpoints", "Checkpoints kept per stage.")
+    log_every_steps: int = _field(10, "log_every_steps", "TensorBoard scalars every N steps.")
+    image_summaries: int = _field(
+        2, "image_summaries", "Images per TensorBoard image summary (each epoch); 0 disables."
+    )
+    seed: int = _field(0, "seed", "Seed for data order, augmentation and initialisation.")
+    inject_nan_at_step: int | None = _field(
+        None, "inject_nan_at_step", "Fault injection: make the loss NaN at this step (tests)."
+    )
+    export: bool = _field(True, "export", "After the last stage, export a SavedModel (as rsn-export does).")
+    export_base: str = _field("export", "export_base", "Where --export writes <export_base>/rsn/<version>/.")
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeConfig:
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = _field(
+        "float32", "precision", "Compute precision."
+    )
+    jit_compile: bool = _field(
+        False, "jit_compile", "Compile the train step with XLA (faster on GPUs, slower on this CPU)."
+    )
+    cpu_devices: int = _field(1, "cpu_devices", "Split the CPU into N logical devices and mirror over them (testing).")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    task: TaskConfig = TaskConfig()
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    trainer: TrainerConfig = TrainerConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+
+# Section name -> its dataclass, in the tree's order.
+SECTIONS: dict[str, type] = dict(typing.get_type_hints(ExperimentConfig))
+
+# The one table of per-preset defaults (model architectures are in rsn_tf/models/presets.py).
+# `paper` and `small` follow the paper: SGD with a fixed lr of 1e-3 for 40 epochs. `tiny` is
+# the CPU demo: SGD at 1e-3 learns almost nothing in its 10-minute budget (measured: delta1
+# 0.33 after 156 steps); Adam 3e-3 with cosine decay reaches delta1 0.7-0.9 in ~420 steps on
+# 240 frames (BENCHMARKS.md). "ablation" holds what the Table 3 runner changes on top: every
+# trained row's equal budget (`tiny` fits the whole table in <= 60 minutes on 2 CPU cores).
+PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "optimizer.name": "sgd",
+        "optimizer.learning_rate": 1e-3,
+        "optimizer.schedule": "constant",
+        "trainer.epochs": 40,
+        "ablation": {"trainer.epochs": 40},
+    },
+    "small": {
+        "optimizer.name": "sgd",
+        "optimizer.learning_rate": 1e-3,
+        "optimizer.schedule": "constant",
+        "trainer.epochs": 40,
+        "ablation": {"trainer.epochs": 40},
+    },
+    "tiny": {
+        "optimizer.name": "adam",
+        "optimizer.learning_rate": 3e-3,
+        "optimizer.schedule": "cosine",
+        "trainer.epochs": 12,
+        "ablation": {"trainer.epochs": 8},
+    },
+}
+
+
+def config_fields() -> dict[str, dataclasses.Field]:
+    """Every leaf as ``"section.field" -> dataclasses.Field`` (with its flag and help in metadata)."""
+    return {f"{section}.{f.name}": f for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+
+
+def _leaf_types() -> dict[str, Any]:
+    return {
+        f"{section}.{name}": hint
+        for section, cls in SECTIONS.items()
+        for name, hint in typing.get_type_hints(cls).items()
+    }
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    return "null" if hint is type(None) else hint.__name__
+
+
+def _check(key: str, value: Any, hint: Any) -> Any:
+    """``value`` converted to ``hint`` where that loses nothing (int -> float); else ConfigError."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            try:
+                return _check(key, value, option)
+            except ConfigError:
+                continue
+    elif origin is Literal:
+        if value in typing.get_args(hint):
+            return value
+    elif hint is type(None):
+        if value is None:
+            return None
+    elif hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"config key '{key}': expected {_type_name(hint)}, got {type(value).__name__} {value!r}")
+
+
+def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{full}."))
+        else:
+            out[full] = value
+    return out
+
+
+def _unknown(key: str, known: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ConfigError(f"unknown config key '{key}'{hint}; the keys are {', '.join(known)}")
+
+
+def override(config: ExperimentConfig, changes: dict[str, Any]) -> ExperimentConfig:
+    """``config`` with dotted keys replaced, e.g. ``{"trainer.epochs": 3}``; checks keys and types."""
+    hints = _leaf_types()
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in changes.items():
+        if key in SECTIONS:
+            raise ConfigError(f"config key '{key}' is a section; give its fields, e.g. '{key}.{_first_field(key)}'")
+        if key not in hints:
+            raise _unknown(key, sorted(hints))
+        section, name = key.split(".", 1)
+        sections.setdefault(section, {})[name] = _check(key, value, hints[key])
+    replaced = {s: dataclasses.replace(getattr(config, s), **v) for s, v in sections.items()}
+    return dataclasses.replace(config, **replaced)
+
+
+def _first_field(section: str) -> str:
+    return dataclasses.fields(SECTIONS[section])[0].name
+
+
+def from_dict(data: dict, base: ExperimentConfig | None = None) -> ExperimentConfig:
+    """A nested dict (as in config.yaml) over ``base`` (default: the dataclass defaults)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a config must be a mapping of sections ({', '.join(SECTIONS)}), got {type(data).__name__}")
+    for section, value in data.items():
+        if section not in SECTIONS:
+            raise _unknown(section, list(SECTIONS))
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{section}' is a section: expected a mapping, got {value!r}")
+    return override(base or ExperimentConfig(), flatten(data))
+
+
+def to_dict(config: ExperimentConfig) -> dict[str, dict[str, Any]]:
+    return dataclasses.asdict(config)
+
+
+def load_file(path: str) -> dict:
+    """The nested dict in a YAML (.yaml, .yml) or JSON (.json) config file."""
+    import yaml
+
+    if not os.path.isfile(path):
+        raise ConfigError(f"--config={path}: no such file")
+    with open(path) as fh:
+        text = fh.read()
+    try:
+        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise ConfigError(
+            f"--config={path}: not valid {'JSON' if path.endswith('.json') else 'YAML'} ({error})"
+        ) from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"--config={path}: expected a mapping of sections ({', '.join(SECTIONS)}), got {type(data).__name__}"
+        )
+    return data
+
+
+def save_file(config: ExperimentConfig, path: str) -> str:
+    """Write the resolved config as YAML (or JSON for a .json path), atomically; returns the path."""
+    import yaml
+
+    data = to_dict(config)
+    header = "# Resolved RSN-TF experiment config. Replay it with: rsn-train --config=THIS_FILE\n"
+    text = (
+        json.dumps(data, indent=2) + "\n" if path.endswith(".json") else header + yaml.safe_dump(data, sort_keys=False)
+    )
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def preset_defaults(preset: str, purpose: Literal["train", "ablation"] = "train") -> dict[str, Any]:
+    """The dotted-key defaults of ``preset`` for training or for the Table 3 runner."""
+    if preset not in PRESET_DEFAULTS:
+        raise ConfigError(
+            f"config key 'model.preset': unknown preset {preset!r}; expected one of {sorted(PRESET_DEFAULTS)}"
+        )
+    table = dict(PRESET_DEFAULTS[preset])
+    extra = table.pop("ablation")
+    if purpose == "ablation":
+        table.update(extra)
+    return table
+
+
+def resolve(
+    file_data: dict | None = None,
+    flag_values: dict[str, Any] | None = None,
+    purpose: Literal["train", "ablation"] = "train",
+) -> ExperimentConfig:
+    """Defaults < preset defaults < config file < flags (dotted keys). The preset is the
+    flags' ``model.preset`` if given, else the file's, else the default."""
+    file_data = file_data or {}
+    flag_values = flag_values or {}
+    base = from_dict(file_data)  # validates the file's keys and types first
+    preset = flag_values.get("model.preset", base.model.preset)
+    config = override(ExperimentConfig(), preset_defaults(preset, purpose))
+    config = from_dict(file_data, config)
+    return override(config, flag_values)

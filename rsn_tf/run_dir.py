@@ -1,0 +1,259 @@
+"""The one owner of the run and stage directory format. Everything that reads or writes a run
+(the trainer, the ablation, evaluation, predict and the exporter) goes through this module.
+
+A **run dir** (``rsn-train --model_dir``, ``rsn-ablation --out``)::
+
+    <run>/config.yaml                  the resolved experiment config of the latest invocation
+    <run>/<stage>/                     one stage dir per trained stage (or Table 3 row)
+
+A **stage dir**::
+
+    stage.json                         the manifest: the stage's switches (its StageSpec), the
+                                       format version, and "complete": true once every file
+                                       below is written. Written first with complete = false,
+                                       rewritten last.
+    config.yaml                        the resolved experiment config that trained this stage
+    model_config.json                  the RSNConfig, to rebuild the network
+    generation.weights.h5              the module weights that later stages, export and
+    refinement.weights.h5              evaluation load
+    ckpt-N.index, ckpt-N.data-*,       tf.train.CheckpointManager's files (resume)
+    checkpoint
+    logs/train/, logs/eval/            TensorBoard event files
+    metrics.json, metrics.md,          the evaluation package's reports on the test split
+    per_image.csv
+
+**Completeness** is read from the stage's own manifest, never from its name. A stage that
+``serves_images`` (it was not teacher-forced, so it needs only an image) can be exported
+and run on photos. Among complete stages, the **most finished** is the one furthest along the
+paper's schedule (the manifest's ``schedule_rank``); ties go to the one finished last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+__all__ = [
+    "CONFIG_FILE",
+    "MANIFEST_FILE",
+    "MODEL_CONFIG_FILE",
+    "METRICS_FILE",
+    "MODULES",
+    "StageDir",
+    "RunDir",
+    "RunDirError",
+]
+
+CONFIG_FILE = "config.yaml"
+MANIFEST_FILE = "stage.json"
+MODEL_CONFIG_FILE = "model_config.json"
+METRICS_FILE = "metrics.json"
+LOGS_DIR = "logs"
+MODULES = ("generation", "refinement")
+# 2: "complete", "schedule_rank", "figure_column" and "finished_at" in the manifest. Version 1
+# manifests (and dirs without one) are read by the files present, as they were written.
+FORMAT_VERSION = 2
+
+
+class RunDirError(FileNotFoundError):
+    """A run or stage dir lacks what was asked of it; the message says what and where."""
+
+
+def _write_json(path: str, data: dict) -> None:
+    """Atomic: a reader never sees half a file (the manifest decides completeness)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2)
+    os.replace(tmp, path)
+
+
+class StageDir:
+    """One stage dir: its paths, its manifest and its model."""
+
+    def __init__(self, path: str):
+        self.path = os.path.normpath(path)
+
+    def __repr__(self) -> str:
+        return f"StageDir({self.path!r})"
+
+    # ---- paths
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def manifest_path(self) -> str:
+        return os.path.join(self.path, MANIFEST_FILE)
+
+    @property
+    def config_path(self) -> str:
+        return os.path.join(self.path, CONFIG_FILE)
+
+    @property
+    def model_config_path(self) -> str:
+        return os.path.join(self.path, MODEL_CONFIG_FILE)
+
+    @property
+    def metrics_path(self) -> str:
+        return os.path.join(self.path, METRICS_FILE)
+
+    def weights_path(self, module: str) -> str:
+        if module not in MODULES:
+            raise ValueError(f"module: expected one of {MODULES}, got {module!r}")
+        return os.path.join(self.path, f"{module}.weights.h5")
+
+    def logs_path(self, kind: str) -> str:
+        """TensorBoard event dir: ``kind`` is "train" or "eval"."""
+        return os.path.join(self.path, LOGS_DIR, kind)
+
+    # ---- manifest
+    def read_manifest(self) -> dict[str, Any]:
+        """The manifest; for a dir written before manifests had a version, what its files say."""
+        if os.path.exists(self.manifest_path):
+            with open(self.manifest_path) as fh:
+                manifest = json.load(fh)
+        else:
+            manifest = {}
+        if manifest.get("format_version", 1) < 2:
+            # Version 1 (or none): complete when the files are there; switches by the dir name,
+            # as version-1 readers did for dirs older than stage.json.
+            manifest.setdefault("name", self.name)
+            manifest.setdefault("generation_only", self.name == "generation")
+            manifest.setdefault("teacher_forcing", self.name == "refinement")
+            manifest["complete"] = self._files_present()
+            manifest.setdefault("schedule_rank", 0)
+            manifest.setdefault("figure_column", None)
+            manifest.setdefault("finished_at", os.path.getmtime(self.path) if os.path.isdir(self.path) else 0.0)
+        return manifest
+
+    def _files_present(self) -> bool:
+        return os.path.exists(self.model_config_path) and all(os.path.exists(self.weights_path(m)) for m in MODULES)
+
+    def write_started(self, spec: dict[str, Any]) -> None:
+        """Mark the stage as in progress (complete = false) before it writes anything else."""
+        os.makedirs(self.path, exist_ok=True)
+        _write_json(self.manifest_path, {**spec, "format_version": FORMAT_VERSION, "complete": False})
+
+    def write_model(self, model: Any, spec: dict[str, Any]) -> None:
+        """Save both modules' weights and the RSNConfig, then mark the stage complete."""
+        os.makedirs(self.path, exist_ok=True)
+        for module in MODULES:
+            getattr(model, module).save_weights(self.weights_path(module))
+        _write_json(self.model_config_path, model.config.to_dict())
+        manifest = {**spec, "format_version": FORMAT_VERSION, "complete": True, "finished_at": time.time()}
+        _write_json(self.manifest_path, manifest)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.read_manifest().get("complete")) and self._files_present()
+
+    @property
+    def serves_images(self) -> bool:
+        """Complete, and needs only an image: not teacher-forced on ground-truth region support."""
+        return self.complete and not self.read_manifest().get("teacher_forcing")
+
+    # ---- model
+    def load_model(self):
+        """``(RegionSupportNetwork, manifest)``; RunDirError names what is missing."""
+        from rsn_tf.models import RegionSupportNetwork, RSNConfig
+
+        manifest = self.read_manifest()
+        if not manifest.get("complete"):
+            raise RunDirError(f"{self.path}: the stage has not finished (its {MANIFEST_FILE} does not say complete)")
+        for path in (self.model_config_path, *(self.weights_path(m) for m in MODULES)):
+            if not os.path.exists(path):
+                raise RunDirError(f"{path}: missing; the stage did not finish")
+        with open(self.model_config_path) as fh:
+            config = RSNConfig.from_dict(json.load(fh))
+        model = RegionSupportNetwork(
+            config,
+            generation_only=bool(manifest.get("generation_only")),
+            teacher_forcing=bool(manifest.get("teacher_forcing")),
+        )
+        model.build()
+        for module in MODULES:
+            getattr(model, module).load_weights(self.weights_path(module))
+        return model, manifest
+
+
+class RunDir:
+    """A run dir: its config and its stage dirs."""
+
+    def __init__(self, path: str):
+        self.path = os.path.normpath(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({self.path!r})"
+
+    @property
+    def config_path(self) -> str:
+        return os.path.join(self.path, CONFIG_FILE)
+
+    def stage(self, name: str) -> StageDir:
+        return StageDir(os.path.join(self.path, name))
+
+    def complete_stages(self) -> dict[str, StageDir]:
+        """Stage name -> StageDir for every complete stage, by name."""
+        if not os.path.isdir(self.path):
+            return {}
+        out = {}
+        for name in sorted(os.listdir(self.path)):
+            stage = self.stage(name)
+            if os.path.isdir(stage.path) and stage.complete:
+                out[name] = stage
+        return out
+
+    def most_finished(self, serves_images: bool = True) -> StageDir | None:
+        """The complete stage furthest along the schedule (last finished on a tie), or None."""
+        candidates = [s for s in self.complete_stages().values() if s.serves_images or not serves_images]
+        if not candidates:
+            return None
+
+        def order(stage: StageDir) -> tuple[int, float]:
+            manifest = stage.read_manifest()
+            return int(manifest.get("schedule_rank", 0)), float(manifest.get("finished_at", 0.0))
+
+        return max(candidates, key=order)
+
+    def select_stage(self, name: str | None = None, serves_images: bool = True) -> StageDir:
+        """The stage ``name`` (must be complete), or the most finished one; RunDirError says why not.
+
+        With ``serves_images``, a teacher-forced stage (it needs the ground-truth region
+        support) is refused: it cannot be exported or run on photos.
+        """
+        stages = self.complete_stages()
+        if name:
+            if name not in stages:
+                found = ", ".join(stages) or "none"
+                raise RunDirError(f"--stage={name}: not a finished stage in {self.path} (finished: {found})")
+            stage = stages[name]
+            if serves_images and not stage.serves_images:
+                raise RunDirError(
+                    f"--stage={name} refines the ground-truth region support (teacher forcing), which a served "
+                    "model does not have; its generation module is untrained. Pick a stage whose generation "
+                    "module was trained (a later stage of the schedule)."
+                )
+            return stage
+        stage = self.most_finished(serves_images)
+        if stage is None:
+            what = "finished stage" + (" that runs on images alone" if serves_images and stages else "")
+            raise RunDirError(
+                f"{self.path}: no {what} (looked for {MANIFEST_FILE} saying complete in its stage dirs"
+                f"{'; finished: ' + ', '.join(stages) if stages else ''}). Train first: rsn-train --model_dir={self.path}"
+            )
+        return stage
+
+    def figure_columns(self) -> dict[str, StageDir]:
+        """Figure 3 column label -> the complete stage that provides it (by its manifest)."""
+        out: dict[str, StageDir] = {}
+        for stage in self.complete_stages().values():
+            label = stage.read_manifest().get("figure_column")
+            if label and label not in out:
+                out[label] = stage
+        return out
+
+    @staticmethod
+    def is_run_dir(path: str) -> bool:
+        return bool(RunDir(path).complete_stages())

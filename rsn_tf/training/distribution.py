@@ -1,0 +1,67 @@
+"""Strategy and runtime set-up: which tf.distribute strategy, who is chief, where a worker writes.
+
+MultiWorkerMirroredStrategy when TF_CONFIG is set, MirroredStrategy over several local
+GPUs (or over a CPU split into logical devices, for tests), else the default strategy.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import tensorflow as tf
+
+from rsn_tf.errors import UserError
+
+__all__ = ["DistributionError", "split_cpu", "make_strategy", "strategy_name", "is_chief", "worker_scratch_dir"]
+
+
+class DistributionError(UserError, RuntimeError):
+    """The requested distribution cannot be set up; the message says how to fix it."""
+
+
+def split_cpu(devices: int) -> None:
+    """Split the physical CPU into ``devices`` logical devices. Must run before TF initialises."""
+    if devices > 1:
+        cpus = tf.config.list_physical_devices("CPU")
+        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * devices)
+
+
+def make_strategy(cpu_devices: int = 1) -> tf.distribute.Strategy:
+    """MultiWorkerMirrored when TF_CONFIG is set, Mirrored over several GPUs (or split CPUs), else default."""
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if cpu_devices > 1:
+        cpus = tf.config.list_logical_devices("CPU")
+        if len(cpus) < cpu_devices:
+            raise DistributionError(
+                f"--cpu_devices={cpu_devices} but only {len(cpus)} logical CPU device(s) exist; the CPU must be "
+                "split before TensorFlow starts (rsn-train does this when the flag is given on the command line)"
+            )
+        return tf.distribute.MirroredStrategy([d.name for d in cpus[:cpu_devices]])
+    return tf.distribute.get_strategy()
+
+
+def strategy_name(strategy: tf.distribute.Strategy) -> str:
+    """The public name (MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy)."""
+    for name in ("MultiWorkerMirroredStrategy", "MirroredStrategy"):
+        if isinstance(strategy, getattr(tf.distribute, name)):
+            return name
+    return "default strategy"
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def worker_scratch_dir(strategy: tf.distribute.Strategy, stage: str) -> str:
+    """Where a non-chief worker writes its (identical) checkpoints: a private temp dir, so the
+    workers never write the same files as the chief."""
+    resolver = strategy.cluster_resolver
+    return os.path.join(tempfile.gettempdir(), f"rsn_worker_{resolver.task_type}_{resolver.task_id}", stage)
