@@ -5,12 +5,11 @@ of at least 1000 frames, in a child process (ru_maxrss). The baseline, measured 
 same run, is a child that only imports TensorFlow, TFDS and the builder: the gap is what
 building costs, and it must not grow with the file size (frames are read one at a time).
 
-    python bench/dataset_build.py [--frames 1000] [--workdir /tmp/rsn_build_bench]
+    python bench/dataset_build.py [--frames=1000] [--workdir=/tmp/rsn_build_bench]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import shutil
@@ -18,12 +17,12 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-sys.path.insert(0, ROOT)
+from absl import flags
+
+from rsn_tf.cli import common
 
 CHILD = """
 import os, sys, time
-sys.path.insert(0, {root!r})
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tensorflow_datasets as tfds
 from tfds_nyu.nyu_region_support import Builder
@@ -39,51 +38,54 @@ if {build!r}:
 def run_child(build: bool, config: str, data_dir: str, manual: str) -> tuple[float, str]:
     """Run the child; return (its peak RSS in MB, its last output line)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    code = CHILD.format(root=ROOT, build=build, config=config, data_dir=data_dir, manual=manual)
+    code = CHILD.format(build=build, config=config, data_dir=data_dir, manual=manual)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(proc.stderr[-3000:])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if peak <= before:  # RUSAGE_CHILDREN reports the largest child so far
         peak = before
-    lines = [l for l in proc.stdout.splitlines() if l.strip()]
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
     return peak / 1024.0, lines[-1] if lines else ""
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=1000, help="frames in the RSS test file pair (>= 1000)")
-    parser.add_argument("--workdir", default="/tmp/rsn_build_bench")
-    args = parser.parse_args()
+FLAGS = common.new_flag_values()
+flags.DEFINE_integer("frames", 1000, "Frames in the RSS test file pair (>= 1000).", flag_values=FLAGS)
+flags.DEFINE_string("workdir", "/tmp/rsn_build_bench", "Workdir.", flag_values=FLAGS)
+
+
+def main(positionals: list[str]) -> int:
     from tfds_nyu import synthetic
 
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    os.makedirs(args.workdir)
+    shutil.rmtree(FLAGS.workdir, ignore_errors=True)
+    os.makedirs(FLAGS.workdir)
 
     t0 = time.perf_counter()
-    synthetic.generate(os.path.join(args.workdir, "gen200"), 100, 100)
+    synthetic.generate(os.path.join(FLAGS.workdir, "gen200"), 100, 100)
     print(f"synthetic generation: 200 frames at 480x640 in {time.perf_counter() - t0:.1f} s")
 
     # The baseline child first: RUSAGE_CHILDREN keeps the maximum over all children.
     base_rss, _ = run_child(False, "merged", "", "")
     t0 = time.perf_counter()
-    synth_rss, line = run_child(True, "synthetic", os.path.join(args.workdir, "data_synth"), "")
+    synth_rss, line = run_child(True, "synthetic", os.path.join(FLAGS.workdir, "data_synth"), "")
     print(f"synthetic config (render 240 frames + build): {time.perf_counter() - t0:.1f} s wall; {line}")
 
-    v2 = args.frames // 2
-    manual = os.path.join(args.workdir, "big")
+    v2 = FLAGS.frames // 2
+    manual = os.path.join(FLAGS.workdir, "big")
     t0 = time.perf_counter()
-    paths = synthetic.generate(manual, v2, args.frames - v2, progress=False)
+    paths = synthetic.generate(manual, v2, FLAGS.frames - v2, progress=False)
     size = sum(p.stat().length for p in paths.values()) / 1e6
-    print(f"RSS test files: {args.frames} frames, {size:.0f} MB on disk, written in {time.perf_counter() - t0:.0f} s")
-    big_rss, line = run_child(True, "merged", os.path.join(args.workdir, "data_big"), manual)
-    print(f"merged config from {args.frames} frames: {line}")
+    print(f"RSS test files: {FLAGS.frames} frames, {size:.0f} MB on disk, written in {time.perf_counter() - t0:.0f} s")
+    big_rss, line = run_child(True, "merged", os.path.join(FLAGS.workdir, "data_big"), manual)
+    print(f"merged config from {FLAGS.frames} frames: {line}")
     print(
         f"peak RSS: baseline (imports only) {base_rss:.0f} MB; synthetic build {synth_rss:.0f} MB; "
-        f"{args.frames}-frame build {big_rss:.0f} MB ({big_rss / base_rss:.2f}x baseline, "
+        f"{FLAGS.frames}-frame build {big_rss:.0f} MB ({big_rss / base_rss:.2f}x baseline, "
         f"{big_rss - base_rss:.0f} MB above it); limit 2048 MB"
     )
 
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(common.run(main, FLAGS, __doc__, program="bench/dataset_build.py"))

@@ -7,26 +7,26 @@ same run (the baseline). With --variants it also times XLA (jit_compile) and
 mixed precision against the plain float32 graph on the first preset.
 
     python bench/inference.py                                  # tiny, small, paper at their bench sizes
-    python bench/inference.py --runs tiny@96x128 paper@480x640 --batch 4 --variants
+    python bench/inference.py --runs=tiny@96x128,paper@480x640 --batch=4 --variants
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import flags
 
-from rsn_tf.flops import model_flops  # noqa: E402
-from rsn_tf.models import RegionSupportNetwork, get_preset  # noqa: E402
+from rsn_tf.cli import common
+from rsn_tf.flops import model_flops
+from rsn_tf.models import RegionSupportNetwork, get_preset
 
 DEFAULT_RUNS = ("tiny@96x128", "small@240x320", "paper@240x320")
 
@@ -104,13 +104,14 @@ def bench_variants(preset: str, h: int, w: int, batch: int, repeats: int) -> lis
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), help="preset@HxW entries")
-    parser.add_argument("--batch", type=int, default=4, help="batch size for throughput")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--variants", action="store_true", help="also time XLA and mixed precision")
-    args = parser.parse_args()
+FLAGS = common.new_flag_values()
+flags.DEFINE_list("runs", list(DEFAULT_RUNS), "Preset@HxW entries.", flag_values=FLAGS)
+flags.DEFINE_integer("batch", 4, "Batch size for throughput.", flag_values=FLAGS)
+flags.DEFINE_integer("repeats", 5, "Repeats.", flag_values=FLAGS)
+flags.DEFINE_boolean("variants", False, "Also time XLA and mixed precision.", flag_values=FLAGS)
+
+
+def main(positionals: list[str]) -> int:
 
     devices = [d.device_type for d in tf.config.list_physical_devices()]
     print(f"TensorFlow {tf.__version__}, devices {devices}, {os.cpu_count()} CPU cores")
@@ -119,23 +120,25 @@ def main() -> None:
     header = f"{'run':<16} {'params':>8} {'GFLOPs':>9} {'latency':>11} {'images/s':>9} {'GFLOP/s':>9} {'of peak':>8}"
     print(header)
     print("-" * len(header))
-    for run in args.runs:
+    for run in FLAGS.runs:
         preset, size = run.split("@")
         h, w = (int(v) for v in size.split("x"))
-        r = bench_run(preset, h, w, args.batch, args.repeats, peak)
+        r = bench_run(preset, h, w, FLAGS.batch, FLAGS.repeats, peak)
         print(
             f"{r['run']:<16} {r['params_m']:>7.2f}M {r['gflops']:>9.2f} {r['latency_ms']:>9.1f}ms "
             f"{r['images_s']:>9.2f} {r['gflop_s']:>9.1f} {100 * r['peak_frac']:>7.1f}%"
         )
-    if args.variants:
-        preset, size = args.runs[0].split("@")
+    if FLAGS.variants:
+        preset, size = FLAGS.runs[0].split("@")
         h, w = (int(v) for v in size.split("x"))
-        print(f"\nvariants on {args.runs[0]}, batch {args.batch} (images/s, ratio to float32):")
-        results = bench_variants(preset, h, w, args.batch, args.repeats)
+        print(f"\nvariants on {FLAGS.runs[0]}, batch {FLAGS.batch} (images/s, ratio to float32):")
+        results = bench_variants(preset, h, w, FLAGS.batch, FLAGS.repeats)
         base = results[0][1]
         for name, ips in results:
             print(f"  {name:<40} {ips:8.2f}   {ips / base:5.2f}x")
 
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(common.run(main, FLAGS, __doc__, program="bench/inference.py"))

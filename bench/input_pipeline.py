@@ -4,22 +4,24 @@ The baseline, measured in the same run, is reading and decoding the TFDS example
 (no resizing, no augmentation, no cache). Builds the `synthetic` config into --data_dir
 first if it is missing.
 
-    python bench/input_pipeline.py [--data_dir /tmp/rsn_tfds] [--batches 60]
+    python bench/input_pipeline.py [--data_dir=/tmp/rsn_tfds] [--batches=60]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
+from absl import flags
+
+from rsn_tf.cli import common
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 
-from rsn_tf.data import DataConfig, make_dataset  # noqa: E402
-from tfds_nyu.nyu_region_support import Builder  # noqa: E402
+from rsn_tf.data import DataConfig, make_dataset
+from tfds_nyu.nyu_region_support import Builder
 
 
 def frames_per_second(ds, batches: int, batch_size: int) -> float:
@@ -31,36 +33,39 @@ def frames_per_second(ds, batches: int, batch_size: int) -> float:
     return batches * batch_size / (time.perf_counter() - t0)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data_dir", default="/tmp/rsn_tfds")
-    parser.add_argument("--batches", type=int, default=60)
-    parser.add_argument("--batch_size", type=int, default=16)
-    args = parser.parse_args()
-    builder = Builder(config="synthetic", data_dir=args.data_dir)
+FLAGS = common.new_flag_values()
+flags.DEFINE_string("data_dir", "/tmp/rsn_tfds", "Data dir.", flag_values=FLAGS)
+flags.DEFINE_integer("batches", 60, "Batches.", flag_values=FLAGS)
+flags.DEFINE_integer("batch_size", 16, "Batch size.", flag_values=FLAGS)
+
+
+def main(positionals: list[str]) -> int:
+    builder = Builder(config="synthetic", data_dir=FLAGS.data_dir)
     if not builder.is_prepared():
         print("building nyu_region_support/synthetic ...")
         builder.download_and_prepare()
     n_train = builder.info.splits["train"].num_examples
     print(f"dataset: nyu_region_support/synthetic, {n_train} training frames at 480x640, {os.cpu_count()} cores")
 
-    raw = builder.as_dataset(split="train").repeat().batch(args.batch_size).prefetch(-1)
-    base = frames_per_second(raw, args.batches, args.batch_size)
+    raw = builder.as_dataset(split="train").repeat().batch(FLAGS.batch_size).prefetch(-1)
+    base = frames_per_second(raw, FLAGS.batches, FLAGS.batch_size)
     print(f"{'baseline: TFDS read + decode only (480x640)':<44} {base:8.1f} frames/s")
 
     rows = []
     for cache in ("", "memory"):
-        config = DataConfig(height=240, width=320, batch_size=args.batch_size, seed=0, cache=cache)
+        config = DataConfig(height=240, width=320, batch_size=FLAGS.batch_size, seed=0, cache=cache)
         for name, training in (("train (augmented)", True), ("eval", False)):
             ds = make_dataset(builder, "train", config, training=training, repeat=True)
             if cache:  # fill the cache with one pass first, then measure the steady state
-                frames_per_second(ds, n_train // args.batch_size + 1, args.batch_size)
-            fps = frames_per_second(ds, args.batches, args.batch_size)
+                frames_per_second(ds, n_train // FLAGS.batch_size + 1, FLAGS.batch_size)
+            fps = frames_per_second(ds, FLAGS.batches, FLAGS.batch_size)
             label = f"{name}, {'cached' if cache else 'no cache (decode every epoch)'}"
             rows.append((label, fps))
             print(f"{label:<44} {fps:8.1f} frames/s  ({fps / base:.2f}x baseline)")
     print("target: >= 200 frames/s for train and eval")
 
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(common.run(main, FLAGS, __doc__, program="bench/input_pipeline.py"))

@@ -7,12 +7,11 @@ wave, and a per-class offset so that classes sit at different depths).
 Both implementations run on one core (OpenCV threading off) in the same process,
 so the speed-up is a ratio measured under the same machine load.
 
-    python bench/region_support.py [--frames 50] [--reference-frames 2] [--size 480x640]
+    python bench/region_support.py [--frames=50] [--reference_frames=2] [--size=480x640]
 """
 
 from __future__ import annotations
 
-import argparse
 import glob
 import os
 import statistics
@@ -21,9 +20,10 @@ import time
 
 import cv2
 import numpy as np
+from absl import flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from rsn_tf.region_support import paper_reference, region_support  # noqa: E402
+from rsn_tf.cli import common
+from rsn_tf.region_support import paper_reference, region_support
 
 LABEL_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_v2_test_labels13")
 
@@ -64,19 +64,20 @@ def time_per_frame(fn, frames, repeats: int) -> list[float]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=50, help="label maps to time the fast version on")
-    parser.add_argument("--reference-frames", type=int, default=2, help="frames to time the literal version on")
-    parser.add_argument("--size", default="480x640", help="HxW to resize the label maps to")
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    size = tuple(int(v) for v in args.size.split("x"))
+FLAGS = common.new_flag_values()
+flags.DEFINE_integer("frames", 50, "Label maps to time the fast version on.", flag_values=FLAGS)
+flags.DEFINE_integer("reference_frames", 2, "Frames to time the literal version on.", flag_values=FLAGS)
+flags.DEFINE_string("size", "480x640", "HxW to resize the label maps to.", flag_values=FLAGS)
+flags.DEFINE_integer("repeats", 5, "Repeats.", flag_values=FLAGS)
+
+
+def main(positionals: list[str]) -> int:
+    size = tuple(int(v) for v in FLAGS.size.split("x"))
     cv2.setNumThreads(1)  # one core, as the target says
 
-    frames = load_frames(args.frames, size)
-    fast = time_per_frame(region_support, frames, args.repeats)
-    ref_frames = frames[: args.reference_frames]
+    frames = load_frames(FLAGS.frames, size)
+    fast = time_per_frame(region_support, frames, FLAGS.repeats)
+    ref_frames = frames[: FLAGS.reference_frames]
     ref = time_per_frame(paper_reference, ref_frames, 1)
     fast_same = fast[: len(ref_frames)]
 
@@ -91,6 +92,8 @@ def main() -> None:
     print(f"paper_reference (literal):   {statistics.median(ref):.2f} s/frame median over {len(ref)} frame(s)")
     print(f"speed-up on the same frames: {sum(ref) / sum(fast_same):.0f}x")
 
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(common.run(main, FLAGS, __doc__, program="bench/region_support.py"))

@@ -5,22 +5,22 @@ before TensorFlow starts) on the same random batches of the preset's resolution,
 the input pipeline is not measured, only the training step. The 1-device run is the
 baseline in the same invocation.
 
-    python bench/training.py [--preset tiny] [--batch 8] [--steps 20] [--devices 1 2]
+    python bench/training.py [--preset=tiny] [--batch=8] [--steps=20] [--devices=1,2]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+from absl import flags
+
+from rsn_tf.cli import common
 
 CHILD = """
 import json, os, sys, time
-sys.path.insert(0, {root!r})
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np
 import tensorflow as tf
@@ -28,12 +28,10 @@ devices = {devices}
 if devices > 1:
     cpus = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * devices)
-from rsn_tf.training.config import TrainConfig, training_defaults
+from rsn_tf import config as config_lib
 from rsn_tf.training.stages import get_stage
 from rsn_tf.training.task import RSNTask
-from rsn_tf.training.config import OptimizerConfig
-d = training_defaults({preset!r})
-config = TrainConfig(batch_size={batch}, preset={preset!r}, optimizer=OptimizerConfig(d["optimizer"], d["learning_rate"]))
+config = config_lib.resolve(flag_values={{"model.preset": {preset!r}, "data.batch_size": {batch}}})
 task = RSNTask(config, get_stage("joint"))
 h, w = task.model_config.height, task.model_config.width
 strategy = (tf.distribute.MirroredStrategy([f"CPU:{{i}}" for i in range(devices)]) if devices > 1
@@ -65,29 +63,33 @@ print(json.dumps({{"images_per_s": {steps} * {batch} / (time.perf_counter() - t0
 """
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="tiny")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--devices", type=int, nargs="+", default=[1, 2])
-    args = parser.parse_args()
+FLAGS = common.new_flag_values()
+flags.DEFINE_string("preset", "tiny", "Preset.", flag_values=FLAGS)
+flags.DEFINE_integer("batch", 8, "Batch.", flag_values=FLAGS)
+flags.DEFINE_integer("steps", 20, "Steps.", flag_values=FLAGS)
+flags.DEFINE_list("devices", [str(d) for d in [1, 2]], "Devices.", flag_values=FLAGS)
+
+
+def main(positionals: list[str]) -> int:
     results = {}
-    for devices in args.devices:
-        code = CHILD.format(root=ROOT, devices=devices, preset=args.preset, batch=args.batch, steps=args.steps)
+    device_counts = [int(d) for d in FLAGS.devices]
+    for devices in device_counts:
+        code = CHILD.format(devices=devices, preset=FLAGS.preset, batch=FLAGS.batch, steps=FLAGS.steps)
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         if proc.returncode:
             raise SystemExit(proc.stderr[-3000:])
         results[devices] = json.loads(proc.stdout.strip().splitlines()[-1])["images_per_s"]
-    base = results[args.devices[0]]
+    base = results[device_counts[0]]
     print(
-        f"joint-stage training, preset {args.preset}, global batch {args.batch}, {args.steps} timed steps, "
+        f"joint-stage training, preset {FLAGS.preset}, global batch {FLAGS.batch}, {FLAGS.steps} timed steps, "
         f"{os.cpu_count()} CPU cores"
     )
     for devices, ips in results.items():
         label = "1 device (baseline)" if devices == 1 else f"MirroredStrategy, {devices} logical CPU devices"
         print(f"  {label:<44} {ips:7.2f} images/s   {ips / base:.2f}x")
 
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(common.run(main, FLAGS, __doc__, program="bench/training.py"))

@@ -147,6 +147,12 @@ class RuntimeConfig:
         False, "jit_compile", "Compile the train step with XLA (faster on GPUs, slower on this CPU)."
     )
     cpu_devices: int = _field(1, "cpu_devices", "Split the CPU into N logical devices and mirror over them (testing).")
+    deterministic: bool = _field(
+        False,
+        "deterministic",
+        "Deterministic kernels (TF op determinism, oneDNN's reordering optimisations off), so a replay of the "
+        "run's config.yaml gives the same weights and metrics bit for bit; costs some speed.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -402,7 +402,7 @@ def paper_reference(semantic: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray
     D = depth.astype(np.float64)
 
     # 1. Semantic regions to instance regions.
-    I = S.copy()
+    I = S.copy()  # noqa: E741  the paper's name for the region map
     label = -1
     while S.max() > 0:
         category = S.max()
@@ -423,7 +423,7 @@ def paper_reference(semantic: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray
             for p in member:  # not printed: without it the inner while never ends
                 S[p] = 0
             label = label - 1  # printed as label + 1, which collides with class ids
-    I = np.abs(I)
+    I = np.abs(I)  # noqa: E741
     R = I.copy()
 
     # 2. Refining regions and labelling with depth.

@@ -52,8 +52,8 @@ MODEL_CONFIG_FILE = "model_config.json"
 METRICS_FILE = "metrics.json"
 LOGS_DIR = "logs"
 MODULES = ("generation", "refinement")
-# 2: "complete", "schedule_rank", "figure_column" and "finished_at" in the manifest. Version 1
-# manifests (and dirs without one) are read by the files present, as they were written.
+# 2: "complete", "schedule_rank", "figure_column" and "finished_at" in the manifest. Version-1
+# manifests (the stage's switches only) are read by the files present, as they were written.
 FORMAT_VERSION = 2
 
 
@@ -110,22 +110,17 @@ class StageDir:
 
     # ---- manifest
     def read_manifest(self) -> dict[str, Any]:
-        """The manifest; for a dir written before manifests had a version, what its files say."""
-        if os.path.exists(self.manifest_path):
-            with open(self.manifest_path) as fh:
-                manifest = json.load(fh)
-        else:
-            manifest = {}
+        """The manifest ({} when there is none: then the dir is no stage); a version-1 manifest
+        (written before "complete" existed) counts as complete when the stage's files are there."""
+        if not os.path.exists(self.manifest_path):
+            return {}
+        with open(self.manifest_path) as fh:
+            manifest = json.load(fh)
         if manifest.get("format_version", 1) < 2:
-            # Version 1 (or none): complete when the files are there; switches by the dir name,
-            # as version-1 readers did for dirs older than stage.json.
-            manifest.setdefault("name", self.name)
-            manifest.setdefault("generation_only", self.name == "generation")
-            manifest.setdefault("teacher_forcing", self.name == "refinement")
             manifest["complete"] = self._files_present()
             manifest.setdefault("schedule_rank", 0)
             manifest.setdefault("figure_column", None)
-            manifest.setdefault("finished_at", os.path.getmtime(self.path) if os.path.isdir(self.path) else 0.0)
+            manifest.setdefault("finished_at", os.path.getmtime(self.manifest_path))
         return manifest
 
     def _files_present(self) -> bool:
@@ -239,9 +234,10 @@ class RunDir:
         stage = self.most_finished(serves_images)
         if stage is None:
             what = "finished stage" + (" that runs on images alone" if serves_images and stages else "")
+            finished = f"; finished: {', '.join(stages)}" if stages else ""
             raise RunDirError(
-                f"{self.path}: no {what} (looked for {MANIFEST_FILE} saying complete in its stage dirs"
-                f"{'; finished: ' + ', '.join(stages) if stages else ''}). Train first: rsn-train --model_dir={self.path}"
+                f"{self.path}: no {what} (looked for {MANIFEST_FILE} saying complete in its stage dirs{finished}). "
+                f"Train first: rsn-train --model_dir={self.path}"
             )
         return stage
 

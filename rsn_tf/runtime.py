@@ -8,12 +8,13 @@ See BENCHMARKS.md for what each switch buys on CPU.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import keras
 import tensorflow as tf
 
-__all__ = ["PRECISIONS", "set_precision", "inference_function"]
+__all__ = ["PRECISIONS", "set_precision", "set_determinism", "inference_function"]
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -23,6 +24,28 @@ def set_precision(name: str) -> None:
     if name not in PRECISIONS:
         raise ValueError(f"precision: expected one of {PRECISIONS}, got {name!r}")
     keras.mixed_precision.set_global_policy(name)
+
+
+def set_determinism(enabled: bool) -> None:
+    """Deterministic kernels everywhere (TF raises for an op that has none), or TF's default.
+
+    Without it, oneDNN's kernels may sum in a different order from run to run: a replay then
+    differs at float-noise level, which Adam's first steps amplify to about 1e-4 relative in the
+    test metrics (measured). Op determinism alone is not enough on CPU: oneDNN's optimisations
+    must be off too, and that is an environment variable (TF_ENABLE_ONEDNN_OPTS=0) read when
+    TensorFlow is imported, so rsn-train sets it before it imports TensorFlow. Both together make
+    a replay bit-identical (measured).
+    """
+    if enabled:
+        if os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0":
+            import warnings
+
+            warnings.warn(
+                "deterministic: TensorFlow was imported with oneDNN optimisations on; set TF_ENABLE_ONEDNN_OPTS=0 "
+                "before importing it (rsn-train does) for bit-identical replays",
+                stacklevel=2,
+            )
+        tf.config.experimental.enable_op_determinism()
 
 
 def inference_function(model: keras.Model, jit_compile: bool = False) -> Callable:

@@ -18,12 +18,12 @@ import tensorflow_datasets as tfds
 from tfds_nyu import splits, synthetic
 from tfds_nyu.nyu_mat import V1_FILENAME, V2_FILENAME, NyuFormatError, NyuLabeledMat
 from tfds_nyu.nyu_region_support import Builder
-SHARED_SPLITS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_depth_v2_splits.mat")
-
-from tfds_nyu.nyu_region_support.nyu_region_support_dataset_builder import (  # noqa: E402
+from tfds_nyu.nyu_region_support.nyu_region_support_dataset_builder import (
     NyuRegionSupportConfig,
     merge_class_names,
 )
+
+SHARED_SPLITS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_depth_v2_splits.mat")
 
 
 # The builder's committed dummy data: tiny NYU-layout files made by the project's own writer
@@ -230,7 +230,7 @@ def test_truncated_file_names_the_file(small_v2, tmp_path):
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(NyuFormatError, match=rf"{cut}.*(truncated|corrupt)"):
         with NyuLabeledMat(cut, "v2", expected_size=None) as mat:
-            for frame in mat.frames():
+            for _frame in mat.frames():
                 pass
 
 

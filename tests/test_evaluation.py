@@ -120,7 +120,8 @@ def test_table_prints_the_paper_numbers_beside_ours():
 def test_figure_grid_and_region_support_figure_have_the_documented_layout():
     rgb = np.random.default_rng(0).integers(0, 255, (4, 6, 3)).astype(np.float32)
     grid = comparison_grid([rgb, rgb], [DEPTH, DEPTH], {"RSN": [DEPTH, DEPTH], "Other": [DEPTH, DEPTH]}, width=60)
-    # 2 rows of 40-px panels (4x6 scaled to 60 wide) under a 30-px title band, 4 columns of 60 px, 4-px gaps, a 70-px colour bar.
+    # 2 rows of 40-px panels (4x6 scaled to 60 wide) under a 30-px title band, 4 columns of 60 px,
+    # 4-px gaps, a 70-px colour bar.
     assert grid.dtype == np.uint8 and grid.shape == (30 + 40 + 4 + 40, 4 * 60 + 3 * 4 + 70, 3)
     # The ground-truth panel is black where depth is missing (bottom-right pixel -> a 10x10 block).
     gt_panel = grid[30 + 40 + 4 :, 64:124]
@@ -214,6 +215,7 @@ def test_a_uniform_10_percent_overestimate_gives_the_hand_computed_metrics(data_
     assert m["delta1"] == 1.0
 
 
+@pytest.mark.slow
 def test_keras_file_and_its_savedmodel_evaluate_alike_and_figures_are_written(data_dir, tmp_path):
     from rsn_tf.models import RegionSupportNetwork, get_preset
     from rsn_tf.serving.exporter import export_saved_model
@@ -265,12 +267,13 @@ def test_bad_arguments_name_the_flag_and_exit_2(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ablation_smoke_two_rows_then_resume_and_evaluate_the_stage(data_dir, tmp_path):
     out = tmp_path / "ablation"
     cmd = [
         sys.executable,
         "-m",
-        "rsn_tf.ablation",
+        "rsn_tf.cli.ablation",
         f"--dataset={DATASET}",
         f"--data_dir={data_dir}",
         "--rows=baseline2,baseline1",

@@ -245,6 +245,7 @@ def test_keras_save_load_round_trip_gives_identical_outputs(tmp_path):
 # ------------------------------------------------------------------ capacity and FLOPs
 
 
+@pytest.mark.slow
 def test_tiny_rsn_overfits_one_batch():
     model = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
     x = images(2, 48, 64, seed=3)

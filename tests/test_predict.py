@@ -15,7 +15,9 @@ from rsn_tf.depth_files import write_ply
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_PHOTOS = os.path.join(ROOT, "..", "shared", "data", "real_indoor")
-needs_shared = pytest.mark.skipif(not os.path.isdir(REAL_PHOTOS), reason=f"the shared test data is absent ({REAL_PHOTOS})")
+needs_shared = pytest.mark.skipif(
+    not os.path.isdir(REAL_PHOTOS), reason=f"the shared test data is absent ({REAL_PHOTOS})"
+)
 
 
 def read_ply(path: str) -> tuple[dict, np.ndarray]:
@@ -23,7 +25,7 @@ def read_ply(path: str) -> tuple[dict, np.ndarray]:
     end = data.index(b"end_header\n") + len(b"end_header\n")
     header = data[:end].decode("ascii").splitlines()
     assert header[0] == "ply" and header[1] == "format binary_little_endian 1.0"
-    count = int(next(l for l in header if l.startswith("element vertex")).split()[-1])
+    count = int(next(line for line in header if line.startswith("element vertex")).split()[-1])
     dtype = [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")]
     vertices = np.frombuffer(data[end:], dtype=dtype)
     assert len(vertices) == count

@@ -67,6 +67,7 @@ def test_versioned_layout_and_models_config(exported):
     assert "name: 'rsn'" in config and "base_path: '/models/rsn'" in config and "model_platform: 'tensorflow'" in config
 
 
+@pytest.mark.slow
 def test_saved_model_cli_shows_both_signatures(exported):
     result = cli("show", "--dir", exported, "--all")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -80,6 +81,7 @@ def test_saved_model_cli_shows_both_signatures(exported):
     assert "outputs['depth_png_bytes']" in by_bytes
 
 
+@pytest.mark.slow
 def test_saved_model_cli_run_on_a_npy_file(exported, tmp_path):
     x = np.random.default_rng(0).integers(0, 256, (2, 37, 53, 3), dtype=np.uint8)
     np.save(tmp_path / "x.npy", x)
@@ -104,6 +106,7 @@ def test_saved_model_cli_run_on_a_npy_file(exported, tmp_path):
 # ------------------------------------------------------------------ same results everywhere
 
 
+@pytest.mark.slow
 @needs_shared
 def test_fresh_process_gives_the_keras_models_depth(model, exported, tmp_path):
     photo = cv2.cvtColor(cv2.imread(REAL_PHOTOS[0]), cv2.COLOR_BGR2RGB)
@@ -246,6 +249,7 @@ def test_warmup_records_parse_and_run_against_the_saved_model(exported, loaded):
     assert signatures == {"serving_default", "predict_image_bytes"}
 
 
+@pytest.mark.slow
 def test_versions_count_up_and_overwrite_is_refused(model, tmp_path):
     first = export_saved_model(model, str(tmp_path), "rsn")
     second = export_saved_model(model, str(tmp_path), "rsn")
@@ -258,6 +262,7 @@ def test_versions_count_up_and_overwrite_is_refused(model, tmp_path):
     assert not os.path.exists(marker) and os.path.exists(os.path.join(second, "saved_model.pb"))
 
 
+@pytest.mark.slow
 def test_interrupted_export_leaves_no_partial_version(model, tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("disk full (simulated)")
@@ -268,6 +273,7 @@ def test_interrupted_export_leaves_no_partial_version(model, tmp_path, monkeypat
     assert os.listdir(tmp_path / "rsn") == []  # neither 1/ nor a temporary directory
 
 
+@pytest.mark.slow
 def test_export_cli_from_a_keras_file_and_bad_arguments(model, tmp_path):
     path = tmp_path / "rsn.keras"
     model.save(path)

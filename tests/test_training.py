@@ -52,9 +52,8 @@ def env(**extra: str) -> dict:
 
 
 def run(cmd, timeout=600, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=kw.pop("env", env()), **kw
-    )
+    kw.setdefault("cwd", ROOT)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=kw.pop("env", env()), **kw)
 
 
 # ------------------------------------------------------------------ distribution
@@ -125,6 +124,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_cpus_equals_one_device_with_the_same_global_batch():
     result = run([sys.executable, "-c", MIRRORED_SCRIPT], env=env(PYTHONPATH=ROOT))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -148,6 +148,7 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_two_process_multi_worker_run_ends_with_identical_weights(data_dir, tmp_path):
     ports = free_ports(2)
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
@@ -167,7 +168,7 @@ def test_two_process_multi_worker_run_ends_with_identical_weights(data_dir, tmp_
         )
         (tmp_path / f"tmp{index}").mkdir()
     outputs = [p.communicate(timeout=600) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
+    for p, (_out, err) in zip(procs, outputs):
         assert p.returncode == 0, err[-3000:]
     assert "MultiWorkerMirroredStrategy" in outputs[0][0]
     import h5py
@@ -177,8 +178,8 @@ def test_two_process_multi_worker_run_ends_with_identical_weights(data_dir, tmp_
     compared = 0
     for module in ("generation", "refinement"):
         with h5py.File(chief / f"{module}.weights.h5") as a, h5py.File(worker / f"{module}.weights.h5") as b:
-            names = []
-            a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
+            names: list[str] = []
+            a.visit(lambda n, names=names, a=a: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
             for name in names:
                 np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
                 compared += 1
@@ -189,6 +190,7 @@ def test_two_process_multi_worker_run_ends_with_identical_weights(data_dir, tmp_
 # ------------------------------------------------------------------ faults
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_resumes_from_the_checkpoint(data_dir, tmp_path):
     model_dir = tmp_path / "model"
     cmd = train_cmd(
@@ -217,6 +219,7 @@ def test_sigkill_mid_run_resumes_from_the_checkpoint(data_dir, tmp_path):
     assert (stage_dir / "ckpt-16.index").exists()
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
     model_dir = tmp_path / "model"
     result = run(
@@ -241,6 +244,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(da
 # ------------------------------------------------------------------ stages
 
 
+@pytest.mark.slow
 def test_all_stages_chain_their_initialisation(data_dir, tmp_path):
     result = run(train_cmd(data_dir, tmp_path / "model", "--stage=all", "--epochs=1", "--steps_per_epoch=1"))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -254,6 +258,7 @@ def test_all_stages_chain_their_initialisation(data_dir, tmp_path):
     assert "generation: initialised from stage 'generation_frozen_refinement'" in out
 
 
+@pytest.mark.slow
 def test_missing_earlier_stage_warns_and_says_what_it_did(data_dir, tmp_path):
     result = run(
         train_cmd(data_dir, tmp_path / "model", "--stage=refine_frozen_generation", "--epochs=1", "--steps_per_epoch=1")
@@ -274,9 +279,57 @@ def test_linear_then_log_region_loss_in_the_generation_stage():
     assert RSNTask(ExperimentConfig(), get_stage("joint")).log_mode(0) is True
 
 
+# ------------------------------------------------------------------ the run's config replays it
+
+
+@pytest.mark.slow
+def test_a_runs_config_yaml_alone_replays_it_to_the_same_metrics(data_dir, tmp_path):
+    import yaml
+
+    from rsn_tf.metrics import METRIC_NAMES
+
+    first_cwd, second_cwd = tmp_path / "one", tmp_path / "two"
+    first_cwd.mkdir(), second_cwd.mkdir()
+    # A relative run dir, so that the replay from another directory writes a run of its own.
+    cmd = train_cmd(
+        data_dir,
+        "runs/r",
+        "--stage=joint",
+        "--epochs=1",
+        "--steps_per_epoch=3",
+        "--seed=4",
+        "--learning_rate=0.002",
+        "--color_jitter=0.1",
+        "--deterministic",
+    )
+    first = run(cmd, cwd=first_cwd)
+    assert first.returncode == 0, first.stderr[-3000:]
+    config_path = first_cwd / "runs" / "r" / "config.yaml"
+    saved = yaml.safe_load(config_path.read_text())
+    assert saved["task"]["stage"] == "joint" and saved["trainer"]["epochs"] == 1
+    assert saved["optimizer"]["learning_rate"] == 0.002 and saved["data"]["color_jitter"] == 0.1
+    assert saved["data"]["batch_size"] == 4 and saved["trainer"]["seed"] == 4 and saved["trainer"]["export"] is False
+    assert saved["runtime"]["deterministic"] is True
+    assert yaml.safe_load((first_cwd / "runs" / "r" / "joint" / "config.yaml").read_text()) == saved
+
+    # The replay: the file alone, no other flag.
+    second = run([sys.executable, os.path.join(ROOT, "train.py"), f"--config={config_path}"], cwd=second_cwd)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert yaml.safe_load((second_cwd / "runs" / "r" / "config.yaml").read_text()) == saved
+    a = json.loads((first_cwd / "runs" / "r" / "joint" / "metrics.json").read_text())
+    b = json.loads((second_cwd / "runs" / "r" / "joint" / "metrics.json").read_text())
+    assert a["settings"] == b["settings"] and a["metrics"]["num_images"] == b["metrics"]["num_images"]
+    # --deterministic: bit-identical (without it, oneDNN's summation order gives ~1e-4 relative noise).
+    for name in METRIC_NAMES:
+        assert b["metrics"][name] == pytest.approx(a["metrics"][name], rel=1e-9, abs=1e-12), name
+    for term, value in a["training"]["final_losses"].items():
+        assert b["training"]["final_losses"][term] == pytest.approx(value, rel=1e-9), term
+
+
 # ------------------------------------------------------------------ bad input
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "extra, message",
     [

@@ -162,7 +162,8 @@ class NyuLabeledMat:
         ):
             if not np.issubdtype(ds.dtype, dtype):
                 raise NyuFormatError(
-                    f"{self.path}: field '{name}' should be {np.dtype(dtype).name if dtype is np.uint8 else dtype.__name__}, got {ds.dtype}"
+                    f"{self.path}: field '{name}' should be "
+                    f"{np.dtype(dtype).name if dtype is np.uint8 else dtype.__name__}, got {ds.dtype}"
                 )
         for name, ds in (("depths", depths), ("labels", labels)):
             if ds.shape != (n, w, h):

@@ -14,6 +14,7 @@ set, MirroredStrategy over all local GPUs, the default strategy on CPU.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,8 @@ def _train(positionals: list[str]) -> int:
     for stage in stages:
         get_stage(stage)  # a bad --stage fails before TensorFlow starts
 
+    if config.runtime.deterministic:  # oneDNN reads this when TensorFlow is imported: set it before
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
     absl_logging.set_verbosity(absl_logging.WARNING)  # TFDS logs every dataset construction at INFO
     from rsn_tf.training.distribution import split_cpu
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from rsn_tf.serving_client import colorize_depth
+from rsn_tf.colormap import colorize_depth
 
 __all__ = [
     "shared_depth_range",

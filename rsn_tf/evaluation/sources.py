@@ -49,7 +49,7 @@ def keras_source(name: str, path: str, model, manifest: dict | None = None) -> D
 
     Only the inputs the model's switches use are read from the batch (and must be there):
     ``region_support`` for a teacher-forced stage, ``label`` for semantic guidance. A batch
-    of images alone is enough for a complete depth model (what rsn_tf.predict sends).
+    of images alone is enough for a complete depth model (what rsn-predict sends).
     """
     size = (model.config.height, model.config.width)
     needs = {

@@ -27,7 +27,7 @@ from rsn_tf.evaluation.reports import evaluation_settings, write_reports
 from rsn_tf.evaluation.sources import DepthSource
 from rsn_tf.metrics import MetricConfig
 from rsn_tf.run_dir import RunDir, StageDir
-from rsn_tf.runtime import set_precision
+from rsn_tf.runtime import set_determinism, set_precision
 from rsn_tf.training.distribution import is_chief, make_strategy, strategy_name, worker_scratch_dir
 from rsn_tf.training.initialization import initialise
 from rsn_tf.training.stages import StageSpec, get_stage
@@ -51,6 +51,7 @@ class Trainer:
     def __init__(self, config: ExperimentConfig, strategy: tf.distribute.Strategy | None = None):
         self.config = config
         set_precision(config.runtime.precision)
+        set_determinism(config.runtime.deterministic)
         self.strategy = strategy or make_strategy(config.runtime.cpu_devices)
         self.chief = is_chief(self.strategy)
         self.run_dir = RunDir(config.trainer.model_dir)
