@@ -35,6 +35,8 @@ import os
 import time
 from typing import Any
 
+from rsn_tf.errors import UserError
+
 __all__ = [
     "CONFIG_FILE",
     "MANIFEST_FILE",
@@ -44,6 +46,7 @@ __all__ = [
     "StageDir",
     "RunDir",
     "RunDirError",
+    "RunDirNotWritableError",
 ]
 
 CONFIG_FILE = "config.yaml"
@@ -59,6 +62,10 @@ FORMAT_VERSION = 2
 
 class RunDirError(FileNotFoundError):
     """A run or stage dir lacks what was asked of it; the message says what and where."""
+
+
+class RunDirNotWritableError(UserError, PermissionError):
+    """The run dir cannot be created or written; the message names it."""
 
 
 def _write_json(path: str, data: dict) -> None:
@@ -185,6 +192,20 @@ class RunDir:
     @property
     def config_path(self) -> str:
         return os.path.join(self.path, CONFIG_FILE)
+
+    def ensure_writable(self) -> None:
+        """Create the run dir and prove a file can be written there, before any training starts."""
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            probe = os.path.join(self.path, f".write_test_{os.getpid()}")
+            with open(probe, "w") as fh:
+                fh.write("ok")
+            os.remove(probe)
+        except OSError as error:
+            raise RunDirNotWritableError(
+                f"--model_dir={self.path} is not writable ({error.__class__.__name__}: {error.strerror or error}). "
+                "Pick a directory you can write to, e.g. --model_dir=runs/rsn."
+            ) from error
 
     def stage(self, name: str) -> StageDir:
         return StageDir(os.path.join(self.path, name))

@@ -62,21 +62,7 @@ class Trainer:
                 f"--batch_size={batch} is not divisible by the {replicas} replicas in sync. "
                 f"Use a multiple of {replicas}, e.g. --batch_size={replicas * max(1, batch // replicas)}."
             )
-        self._check_model_dir()
-
-    def _check_model_dir(self) -> None:
-        path = self.run_dir.path
-        try:
-            tf.io.gfile.makedirs(path)
-            probe = f"{path}/.write_test_{id(self)}"
-            with tf.io.gfile.GFile(probe, "w") as fh:
-                fh.write("ok")
-            tf.io.gfile.remove(probe)
-        except (OSError, tf.errors.OpError) as error:
-            raise TrainingError(
-                f"--model_dir={path} is not writable ({error.__class__.__name__}: {getattr(error, 'message', error)}). "
-                "Pick a directory you can write to, e.g. --model_dir=runs/rsn."
-            ) from error
+        self.run_dir.ensure_writable()
 
     def _stage_dir(self, stage: str) -> StageDir:
         """Where this worker writes: the stage dir on the chief, a private scratch dir elsewhere."""
