@@ -404,3 +404,48 @@ def test_a_build_from_stdin_or_an_unguarded_script_ends_once(tmp_path, how):
     assert result.stdout.count("SCRIPT STARTED") == 1, result.stdout[-2000:]
     assert result.stdout.count("BUILT 12") == 1, result.stdout[-2000:]
     assert len(result.stderr) < 200_000  # no flood of respawning workers
+
+
+# ------------------------------------------------------------------ TFDS conventions
+
+
+def test_importing_the_package_registers_the_builder_and_its_folder_files():
+    script = (
+        "import tensorflow_datasets as tfds, tfds_nyu\n"
+        "b = tfds.builder('nyu_region_support/v2', data_dir='/nonexistent')\n"
+        "print('nyu_region_support' in tfds.list_builders(), 'Silberman:ECCV12' in b.info.citation,"
+        " b.info.description.startswith('NYU Depth v1 + v2'))"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-3:] == ["True", "True", "True"]  # CITATIONS.bib and README.md are read
+
+
+def test_checksums_hold_only_verified_entries():
+    folder = os.path.dirname(DUMMY_DIR)
+    entries = [
+        line.split("\t")
+        for line in open(os.path.join(folder, "checksums.tsv"))
+        if line.strip() and not line.startswith("#")
+    ]
+    assert [e[0].rsplit("/", 1)[1] for e in entries] == ["splits.mat"]
+    if os.path.exists(SHARED_SPLITS):  # the real official file: its size and sha256
+        import hashlib
+
+        data = open(SHARED_SPLITS, "rb").read()
+        assert int(entries[0][1]) == len(data) and entries[0][2] == hashlib.sha256(data).hexdigest()
+
+
+def test_nothing_patches_private_tfds_attributes():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    offenders = []
+    for folder in ("rsn_tf", "tfds_nyu"):
+        for dirpath, _, files in os.walk(os.path.join(root, folder)):
+            for name in (f for f in files if f.endswith(".py")):
+                for number, line in enumerate(open(os.path.join(dirpath, name)), 1):
+                    code = line.split("#", 1)[0]  # comments may name what is not done
+                    for needle in ("mock.patch", "MAX_MEM_BUFFER_SIZE", "dl_manager._", "tfds.core.shuffle"):
+                        if needle in code:
+                            offenders.append(f"{name}:{number}: {needle}")
+    assert offenders == []
