@@ -1,9 +1,10 @@
 """Dataset build: synthetic generation speed, the synthetic config's build time, and peak RSS.
 
 Peak RSS is measured on a build of the `merged` config from a synthetic NYU-format pair
-of at least 1000 frames, in a child process (ru_maxrss). The baseline, measured in the
-same run, is a child that only imports TensorFlow, TFDS and the builder: the gap is what
-building costs, and it must not grow with the file size (frames are read one at a time).
+of at least 1000 frames, in a child process that reports its own ru_maxrss. The baseline,
+measured in the same run, is a child that only imports TensorFlow, TFDS and the builder:
+the gap is what building costs. Rendering is timed with one thread (the baseline) and with
+the renderer's default thread pool, on the same frames.
 
     python bench/dataset_build.py [--frames=1000] [--workdir=/tmp/rsn_build_bench]
 """
@@ -11,7 +12,6 @@ building costs, and it must not grow with the file size (frames are read one at 
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -22,8 +22,9 @@ from absl import flags
 from rsn_tf.cli import common
 
 CHILD = """
-import os, sys, time
+import os, resource, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from tfds_nyu.nyu_region_support import Builder
 if {build!r}:
@@ -32,21 +33,19 @@ if {build!r}:
     b.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir={manual!r}))
     n = sum(s.num_examples for s in b.info.splits.values())
     print(f"built {{n}} examples in {{time.perf_counter() - t0:.1f}} s")
+print("peak_rss_mb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
 def run_child(build: bool, config: str, data_dir: str, manual: str) -> tuple[float, str]:
-    """Run the child; return (its peak RSS in MB, its last output line)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run the child; return (its own peak RSS in MB, its last line before the RSS line)."""
     code = CHILD.format(build=build, config=config, data_dir=data_dir, manual=manual)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(proc.stderr[-3000:])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:  # RUSAGE_CHILDREN reports the largest child so far
-        peak = before
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    return peak / 1024.0, lines[-1] if lines else ""
+    peak = float(lines[-1].split()[-1])
+    return peak, lines[-2] if len(lines) > 1 else ""
 
 
 FLAGS = common.new_flag_values()
@@ -60,15 +59,21 @@ def main(positionals: list[str]) -> int:
     shutil.rmtree(FLAGS.workdir, ignore_errors=True)
     os.makedirs(FLAGS.workdir)
 
-    t0 = time.perf_counter()
-    synthetic.generate(os.path.join(FLAGS.workdir, "gen200"), 100, 100)
-    print(f"synthetic generation: 200 frames at 480x640 in {time.perf_counter() - t0:.1f} s")
+    seconds = {}
+    for workers in (1, None):  # one thread (the baseline), then the default pool
+        t0 = time.perf_counter()
+        synthetic.generate(os.path.join(FLAGS.workdir, f"gen200_{workers}"), 100, 100, workers=workers)
+        seconds[workers] = time.perf_counter() - t0
+    print(
+        f"synthetic generation, 200 frames at 480x640: one thread {seconds[1]:.1f} s (baseline); "
+        f"thread pool {seconds[None]:.1f} s ({seconds[1] / seconds[None]:.2f}x)"
+    )
 
     # The baseline child first: RUSAGE_CHILDREN keeps the maximum over all children.
     base_rss, _ = run_child(False, "merged", "", "")
     t0 = time.perf_counter()
     synth_rss, line = run_child(True, "synthetic", os.path.join(FLAGS.workdir, "data_synth"), "")
-    print(f"synthetic config (render 240 frames + build): {time.perf_counter() - t0:.1f} s wall; {line}")
+    print(f"synthetic config (render its 400 frames + build): {time.perf_counter() - t0:.1f} s wall; {line}")
 
     v2 = FLAGS.frames // 2
     manual = os.path.join(FLAGS.workdir, "big")

@@ -47,11 +47,11 @@ GENERATION_COLUMN = "Generation module"
 SEMANTIC_COLUMN = "Semantic guidance"
 FIGURE_COLUMNS = (GT_REFINEMENT_COLUMN, GENERATION_COLUMN, SEMANTIC_COLUMN)
 
-STAGE_ORDER = ("generation", "refinement", "refine_frozen_generation", "generation_frozen_refinement", "joint")
 ALL = "all"
 
-STAGES: dict[str, StageSpec] = {
-    "generation": StageSpec(
+# The schedule, in order: the only place the stages are listed. The rank is the position.
+_SCHEDULE = (
+    StageSpec(
         "generation",
         "pre-train the generation module on the region-support target with Lr "
         "(linear for the first --linear_epochs epochs, then log)",
@@ -61,7 +61,7 @@ STAGES: dict[str, StageSpec] = {
         schedule_rank=0,
         figure_column=GENERATION_COLUMN,
     ),
-    "refinement": StageSpec(
+    StageSpec(
         "refinement",
         "pre-train the refinement module with Li on ground-truth region support",
         loss="iterative",
@@ -70,7 +70,7 @@ STAGES: dict[str, StageSpec] = {
         schedule_rank=1,
         figure_column=GT_REFINEMENT_COLUMN,
     ),
-    "refine_frozen_generation": StageSpec(
+    StageSpec(
         "refine_frozen_generation",
         "freeze generation; train refinement with Li on generated region support",
         loss="iterative",
@@ -79,7 +79,7 @@ STAGES: dict[str, StageSpec] = {
         table3_rows=("RSN: freeze generation", "Baseline3 (before this stage's training)"),
         schedule_rank=2,
     ),
-    "generation_frozen_refinement": StageSpec(
+    StageSpec(
         "generation_frozen_refinement",
         "freeze refinement; train generation through it with Li",
         loss="iterative",
@@ -91,7 +91,7 @@ STAGES: dict[str, StageSpec] = {
         table3_rows=("RSN: freeze refinement",),
         schedule_rank=3,
     ),
-    "joint": StageSpec(
+    StageSpec(
         "joint",
         "train both modules end to end with Lc = 0.3 Lr + 0.7 Li",
         loss="combined",
@@ -103,7 +103,10 @@ STAGES: dict[str, StageSpec] = {
         schedule_rank=4,
         figure_column=RSN_COLUMN,
     ),
-}
+)
+STAGES: dict[str, StageSpec] = {spec.name: spec for spec in _SCHEDULE}
+STAGE_ORDER = tuple(STAGES)
+assert all(spec.schedule_rank == i for i, spec in enumerate(_SCHEDULE)), "schedule_rank is the position"
 
 
 def get_stage(name: str) -> StageSpec:
