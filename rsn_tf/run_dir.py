@@ -76,6 +76,12 @@ def _write_json(path: str, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _schedule_position(stage: StageDir) -> tuple[int, float]:
+    """Where a stage stands in its run: the schedule rank its manifest records, then when it finished."""
+    manifest = stage.read_manifest()
+    return int(manifest.get("schedule_rank", 0)), float(manifest.get("finished_at", 0.0))
+
+
 class StageDir:
     """One stage dir: its paths, its manifest and its model."""
 
@@ -211,27 +217,17 @@ class RunDir:
         return StageDir(os.path.join(self.path, name))
 
     def complete_stages(self) -> dict[str, StageDir]:
-        """Stage name -> StageDir for every complete stage, by name."""
+        """Stage name -> StageDir for every complete stage, in schedule order (rank, then finish time)."""
         if not os.path.isdir(self.path):
             return {}
-        out = {}
-        for name in sorted(os.listdir(self.path)):
-            stage = self.stage(name)
-            if os.path.isdir(stage.path) and stage.complete:
-                out[name] = stage
-        return out
+        stages = [self.stage(n) for n in sorted(os.listdir(self.path)) if os.path.isdir(os.path.join(self.path, n))]
+        complete = [s for s in stages if s.complete]
+        return {s.name: s for s in sorted(complete, key=_schedule_position)}
 
     def most_finished(self, serves_images: bool = True) -> StageDir | None:
         """The complete stage furthest along the schedule (last finished on a tie), or None."""
         candidates = [s for s in self.complete_stages().values() if s.serves_images or not serves_images]
-        if not candidates:
-            return None
-
-        def order(stage: StageDir) -> tuple[int, float]:
-            manifest = stage.read_manifest()
-            return int(manifest.get("schedule_rank", 0)), float(manifest.get("finished_at", 0.0))
-
-        return max(candidates, key=order)
+        return candidates[-1] if candidates else None
 
     def select_stage(self, name: str | None = None, serves_images: bool = True) -> StageDir:
         """The stage ``name`` (must be complete), or the most finished one; RunDirError says why not.
