@@ -51,6 +51,7 @@ __all__ = [
     "load_file",
     "save_file",
     "flatten",
+    "leaf_types",
     "preset_defaults",
     "resolve",
 ]
@@ -204,7 +205,8 @@ def config_fields() -> dict[str, dataclasses.Field]:
     return {f"{section}.{f.name}": f for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
 
 
-def _leaf_types() -> dict[str, Any]:
+def leaf_types() -> dict[str, Any]:
+    """Every leaf's type hint, as ``"section.field" -> hint``."""
     return {
         f"{section}.{name}": hint
         for section, cls in SECTIONS.items()
@@ -269,7 +271,7 @@ def _unknown(key: str, known: list[str]) -> ConfigError:
 
 def override(config: ExperimentConfig, changes: dict[str, Any]) -> ExperimentConfig:
     """``config`` with dotted keys replaced, e.g. ``{"trainer.epochs": 3}``; checks keys and types."""
-    hints = _leaf_types()
+    hints = leaf_types()
     sections: dict[str, dict[str, Any]] = {}
     for key, value in changes.items():
         if key in SECTIONS:

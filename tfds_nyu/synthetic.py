@@ -332,8 +332,8 @@ def _frames(plan, seed, size, workers: int = 1) -> Iterator[tuple[RenderedFrame,
     """Rendered frames in plan order. Every frame depends only on (seed, scene, pose), so
     rendering them concurrently gives the same files as rendering them in order.
 
-    Threads, not processes: the renderer's numpy kernels release the GIL (1.8x on 2 cores,
-    measured), and a thread pool never re-imports the caller's ``__main__``. A spawn-based
+    Threads, not processes: the renderer's numpy kernels release the GIL (about 2x one thread
+    on 2 cores, BENCHMARKS.md), and a thread pool never re-imports the caller's ``__main__``. A spawn-based
     process pool did, so a build started from a script on standard input, or from a script
     without an ``if __name__ == "__main__":`` guard, respawned its workers forever.
     """
@@ -341,18 +341,19 @@ def _frames(plan, seed, size, workers: int = 1) -> Iterator[tuple[RenderedFrame,
     if workers <= 1 or len(tasks) < 8:
         yield from map(_render_task, tasks)
         return
+    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(workers, thread_name_prefix="rsn-render") as pool:
-        # A bounded window of frames in flight keeps memory flat however many frames there are.
+        # A bounded window of frames in flight keeps memory flat however many frames there are
+        # (Executor.map would submit them all and hold every finished frame until it is read).
         window = 4 * workers
-        pending = [pool.submit(_render_task, t) for t in tasks[:window]]
-        for index in range(len(tasks)):
-            frame = pending[index].result()
-            pending[index] = None  # drop the reference once yielded
-            if index + window < len(tasks):
-                pending.append(pool.submit(_render_task, tasks[index + window]))
-            yield frame
+        pending = deque(pool.submit(_render_task, t) for t in tasks[:window])
+        for task in tasks[window:]:
+            yield pending.popleft().result()
+            pending.append(pool.submit(_render_task, task))
+        while pending:
+            yield pending.popleft().result()
 
 
 def generate(

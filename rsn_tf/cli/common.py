@@ -104,7 +104,7 @@ def define_config_flags(
     ``--config`` file (see ``config_from_flags``).
     """
     rename = rename or {}
-    hints = {f"{s}.{n}": h for s, cls in config_lib.SECTIONS.items() for n, h in typing.get_type_hints(cls).items()}
+    hints = config_lib.leaf_types()
     per_preset = {k for p in config_lib.PRESET_DEFAULTS for k in config_lib.preset_defaults(p, purpose)}
     mapping = {}
     for key, field in config_lib.config_fields().items():
