@@ -19,6 +19,7 @@ every machine and run.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -26,7 +27,7 @@ import numpy as np
 import scipy.io
 from etils import epath
 
-__all__ = ["PAPER_TEST_FRACTION", "read_official_split", "scene_aware_split"]
+__all__ = ["PAPER_TEST_FRACTION", "hash_holdout", "read_official_split", "scene_aware_split"]
 
 PAPER_TEST_FRACTION = 483 / (3264 + 483)
 
@@ -94,3 +95,21 @@ def scene_aware_split(
         picks = ((np.arange(k) + 0.5) * len(frames) / k).astype(int) if k else []
         is_test[[frames[j] for j in picks]] = True
     return is_test
+
+
+def hash_holdout(names: Sequence[str], fraction: float) -> set[str]:
+    """The distinct ``names`` held out: the ``max(1, round(n * fraction))`` whose SHA-1 is smallest.
+
+    Used for whole-scene validation splits (the NYU h5 tree) and for stem splits of RGB-D
+    folders. It depends only on the set of names, not their order or the machine, and a name
+    keeps its side when other names are added unless it is near the cut. With one distinct
+    name nothing is held out (training needs it).
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction: must be in (0, 1), got {fraction}")
+    unique = sorted(set(names))
+    if len(unique) < 2:
+        return set()
+    k = min(len(unique) - 1, max(1, int(round(len(unique) * fraction))))
+    ranked = sorted(unique, key=lambda n: hashlib.sha1(n.encode("utf-8")).hexdigest())
+    return set(ranked[:k])

@@ -8,7 +8,14 @@ Configs:
   v2         the 1449 v2 frames with NYU's official 795 / 654 split (splits.mat)
   v1         the 2284 v1 frames with the paper's scene-aware split
   merged     v1 + v2 with the paper's scene-aware split (3264 / 483 in proportion)
+  h5         the sparse-to-dense / FastDepth h5 tree (train/<scene>/*.h5, val/official/*.h5):
+             no labels, so region support comes from SLIC superpixels (``rsn_tf.label_free``);
+             whole scenes held out for validation, the official val as test
   synthetic  400 synthetic frames written in NYU's file layout, then read like `merged`
+
+The real configs build from ``--manual_dir``, where files are recognised by content
+(``tfds_nyu.nyu_files``), and never wait on the dead original host unless asked
+(``nyu_region_support/v2:1.1.0/download=True``).
 
 Build: ``tfds build tfds_nyu/nyu_region_support --config=merged --manual_dir=DIR``.
 """
@@ -17,23 +24,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 
-import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from rsn_tf.region_support import region_support
-from tfds_nyu import nyu_mat, splits, synthetic
+from rsn_tf import label_free
+from tfds_nyu import nyu_files, nyu_h5, nyu_mat, splits, synthetic
+from tfds_nyu.examples import example_features, region_support_example
 
-URLS = {
-    "v2": "http://horatio.cs.nyu.edu/mit/silberman/nyu_depth_v2/nyu_depth_v2_labeled.mat",
-    "v1": "http://horatio.cs.nyu.edu/mit/silberman/nyu_depth_data_labeled.mat",
-    "splits": "http://horatio.cs.nyu.edu/mit/silberman/indoor_seg_sup/splits.mat",
-}
-FILENAMES = {"v2": nyu_mat.V2_FILENAME, "v1": nyu_mat.V1_FILENAME, "splits": nyu_mat.SPLITS_FILENAME}
+URLS = {key: expected.url for key, expected in nyu_files.EXPECTED.items()}
+FILENAMES = {key: expected.filename for key, expected in nyu_files.EXPECTED.items()}
 HEIGHT, WIDTH = 480, 640
 UNLABELED = "unlabeled"
+# Whole scenes of the h5 tree's train/ held out as the validation split.
+H5_VALIDATION_SCENE_FRACTION = 0.05
 # Memory: TFDS's writer keeps up to 1 GB (tfds.core.shuffle.MAX_MEM_BUFFER_SIZE) of serialized
 # examples per split in memory before it spills them to disk, and it offers no public knob for
 # that limit. An example is ~2 MB, so a split of more than ~500 frames costs ~1 GB of RSS on top
@@ -46,12 +52,21 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass
 class NyuRegionSupportConfig(tfds.core.BuilderConfig):
-    """Which NYU releases to read and how to split them."""
+    """Which NYU releases to read, how to split them, and where the semantic map S comes from."""
 
-    sources: tuple[str, ...] = ("v2",)
-    split_rule: str = "official"  # official (v2 splits.mat) | scene_aware (the paper's)
+    sources: tuple[str, ...] = ("v2",)  # v2, v1 (labelled .mat files) or h5 (the sparse-to-dense tree)
+    split_rule: str = "official"  # official (v2 splits.mat) | scene_aware (the paper's) | h5_tree
     synthetic_frames: tuple[int, int] = (0, 0)  # (v2, v1) frames to render; (0, 0) = real NYU files
     synthetic_seed: int = 0
+    region_mode: str = "labels"  # rsn_tf.label_free.REGION_MODES
+
+    def __post_init__(self):
+        if self.region_mode not in label_free.REGION_MODES:
+            raise ValueError(
+                f"region_mode: expected one of {', '.join(label_free.REGION_MODES)}, got {self.region_mode!r}"
+            )
+        if "h5" in self.sources and self.region_mode == "labels":
+            raise ValueError("region_mode: the h5 tree has no labels; use a label-free mode")
 
     @property
     def synthetic(self) -> bool:
@@ -67,8 +82,12 @@ class NyuRegionSupportConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
     """NYU Depth v1 + v2 with region-support targets (Algorithm 1)."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release: v1, v2, merged and synthetic configs."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release: v1, v2, merged and synthetic configs.",
+        "1.1.0": "h5 config (sparse-to-dense tree, label-free region support); NYU files recognised by content; "
+        "`source` is '<origin>:<region mode>'; no download unless asked.",
+    }
     BUILDER_CONFIGS = [
         NyuRegionSupportConfig(
             name="v2",
@@ -89,6 +108,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             split_rule="scene_aware",
         ),
         NyuRegionSupportConfig(
+            name="h5",
+            description="The sparse-to-dense NYU v2 h5 tree (~47k train frames, 654 official val frames), no "
+            "labels: region support from SLIC superpixels; scene-held-out validation, official val as test.",
+            sources=("h5",),
+            split_rule="h5_tree",
+            region_mode=label_free.DEFAULT_LABEL_FREE_MODE,
+        ),
+        NyuRegionSupportConfig(
             name="synthetic",
             description="Synthetic rooms (200 v2-format + 200 v1-format frames) written in NYU's .mat "
             "layout and read like `merged`; needs no download.",
@@ -99,29 +126,24 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "merged"
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
-    Put the NYU Depth labelled files in the manual dir (or leave --manual_dir unset to download
-    them from the official URLs):
-      {FILENAMES["v2"]}   (2.8 GB)  {URLS["v2"]}
-      {FILENAMES["v1"]}   (several GB)  {URLS["v1"]}
-      {FILENAMES["splits"]}  (v2 config only)  {URLS["splits"]}
-    Config `v2` needs the v2 file and splits.mat, `v1` the v1 file, `merged` both .mat files,
-    `synthetic` nothing.
+    {nyu_files.NYU_HOST_STATUS}
+    Put the files for your config in the manual dir (any names):
+      {FILENAMES["v2"]}  ({nyu_files.EXPECTED["v2"].size:,} bytes)  configs v2, merged
+      {FILENAMES["v1"]}  (several GB)  configs v1, merged
+      {FILENAMES["splits"]}  ({nyu_files.EXPECTED["splits"].size:,} bytes)  config v2
+    Config `h5` wants the sparse-to-dense tree there instead: train/<scene>/*.h5 and val/official/*.h5
+    (or a nyudepthv2/ folder holding them). Config `synthetic` needs nothing.
     """
+
+    def __init__(self, *, download: bool = False, urls: Mapping[str, str] | None = None, **kwargs):
+        """``download=True`` tries the original URLs (or ``urls``, e.g. a mirror) when files are missing."""
+        self._download = bool(download)
+        self._urls = {**URLS, **(urls or {})}
+        super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(shape=(HEIGHT, WIDTH, 3)),
-                    "depth": tfds.features.Tensor(shape=(HEIGHT, WIDTH), dtype=np.float32, encoding="zlib"),
-                    "label": tfds.features.Image(shape=(HEIGHT, WIDTH, 1), dtype=np.uint16),
-                    "regions": tfds.features.Tensor(shape=(HEIGHT, WIDTH), dtype=np.int32, encoding="zlib"),
-                    "region_support": tfds.features.Tensor(shape=(HEIGHT, WIDTH), dtype=np.float32, encoding="zlib"),
-                    "scene": tfds.features.Text(),
-                    "source": tfds.features.Text(),
-                    "key": tfds.features.Text(),
-                }
-            ),
+            features=example_features(HEIGHT, WIDTH),
             supervised_keys=("image", "depth"),
             homepage="https://cs.nyu.edu/~silberman/datasets/",
             metadata=tfds.core.MetadataDict(),
@@ -129,13 +151,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _download_and_prepare(self, dl_manager, download_config):
         # The manual dir the user asked for, from the public DownloadConfig: TFDS's
-        # dl_manager.manual_dir raises the same AssertionError for "none given" (it then
-        # defaults to <download_dir>/manual) and for "given but empty", which need different
-        # answers (download, or say what to put there).
+        # dl_manager.manual_dir raises the same AssertionError for "none given" and for
+        # "given but empty", which need different answers.
         self._requested_manual_dir = download_config.manual_dir
         return super()._download_and_prepare(dl_manager, download_config)
 
     # ------------------------------------------------------------------ files
+
+    def _manual_dir(self, dl_manager) -> epath.Path:
+        """The manual dir asked for, else TFDS's default (<download_dir>/manual)."""
+        requested = getattr(self, "_requested_manual_dir", None)
+        return epath.Path(requested) if requested else epath.Path(dl_manager.download_dir) / "manual"
 
     def _files(self, dl_manager: tfds.download.DownloadManager) -> dict[str, epath.Path]:
         config = self.builder_config
@@ -153,35 +179,38 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
         needed = config.needed_files()
         manual = self._manual_dir(dl_manager)
-        if manual is None:
-            return dl_manager.download({key: URLS[key] for key in needed})
-        missing = [FILENAMES[k] for k in needed if not (manual / FILENAMES[k]).exists()]
-        if missing:
-            present = sorted(p.name for p in manual.iterdir())
-            raise FileNotFoundError(
-                f"Manual dir {manual} lacks {missing} for config '{config.name}' "
-                f"(it holds {present or 'no files'}). Put the files there, or build without "
-                f"--manual_dir to download them.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}"
-            )
-        return {k: manual / FILENAMES[k] for k in needed}
-
-    def _manual_dir(self, dl_manager) -> epath.Path | None:
-        """The manual dir if it has files; None when none was given (then we download)."""
         try:
-            return epath.Path(dl_manager.manual_dir)
-        except AssertionError as error:  # TFDS raises when it is missing *or* empty
-            requested = getattr(self, "_requested_manual_dir", None)
-            if requested and epath.Path(requested).exists():
-                raise FileNotFoundError(
-                    f"Manual dir {requested} has no files. Put the NYU .mat files there, or build without "
-                    "--manual_dir to download them from the official URLs."
-                ) from error
-            return None
+            return nyu_files.locate(manual, needed, config.name)
+        except nyu_files.MissingNyuFilesError:
+            if not self._download:
+                raise
+        found, _, _ = nyu_files.scan(manual, needed)
+        missing = [k for k in needed if k not in found]
+        failures = {k: nyu_files.probe(self._urls[k]) for k in missing}
+        failures = {k: why for k, why in failures.items() if why}
+        if failures:
+            tried = "Tried: " + "; ".join(f"{self._urls[k]}: {why}" for k, why in failures.items())
+            raise nyu_files.MissingNyuFilesError(
+                nyu_files.missing_files_message(missing, manual, config.name, tried=tried)
+            )
+        downloaded = dl_manager.download({k: self._urls[k] for k in missing})
+        for key, path in downloaded.items():
+            kind = nyu_files.identify(path)
+            if kind != key:
+                raise nyu_mat.NyuFormatError(
+                    f"{path} (downloaded from {self._urls[key]}): expected the {key} file, its content is "
+                    f"{kind or 'not an NYU file'}"
+                )
+        return {**found, **downloaded}
 
     # ------------------------------------------------------------------ splits
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         config = self.builder_config
+        self.info.metadata["region_mode"] = config.region_mode
+        self.info.metadata["split_rule"] = config.split_rule
+        if config.sources == ("h5",):
+            return self._h5_split_generators(dl_manager)
         files = self._files(dl_manager)
         names_per_source, scenes = {}, []
         plan: list[tuple[str, int]] = []
@@ -192,7 +221,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 scenes += mat.scenes
         class_names, luts = merge_class_names(names_per_source)
         self.info.metadata["class_names"] = class_names
-        self.info.metadata["split_rule"] = config.split_rule
 
         if config.split_rule == "official":
             train, test = splits.read_official_split(files["splits"], num_frames=len(plan))
@@ -222,36 +250,69 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                     skipped += 1
                     log.warning("%s frame %d (%s) has no valid depth: skipped", files[source], index, scene)
                     continue
-                labels = luts[source][frame.labels]
-                targets = region_support(labels, depth)
                 key = f"{source}_{index:05d}"
                 yield (
                     key,
-                    {
-                        "image": encode_png(frame.image),
-                        "depth": depth,
-                        "label": labels[..., None],
-                        "regions": targets.regions,
-                        "region_support": targets.region_support,
-                        "scene": scene,
-                        "source": source,
-                        "key": key,
-                    },
+                    region_support_example(
+                        key,
+                        frame.image,
+                        depth,
+                        luts[source][frame.labels],
+                        self.builder_config.region_mode,
+                        source,
+                        scene,
+                    ),
                 )
         finally:
             for handle in handles.values():
                 handle.close()
+        self._record_skipped(split, skipped)
+
+    def _record_skipped(self, split: str, skipped: int) -> None:
         self.info.metadata.setdefault("skipped_frames", {})[split] = skipped
         if skipped:
             log.warning("split %s: %d frame(s) without valid depth were skipped", split, skipped)
 
+    # ------------------------------------------------------------------ the h5 tree
 
-def encode_png(rgb: np.ndarray) -> bytes:
-    """Lossless PNG bytes of an RGB image: OpenCV at compression 1 is ~10x faster than TF's default."""
-    ok, buffer = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise ValueError(f"image: PNG encoding failed for an array of shape {rgb.shape}")
-    return buffer.tobytes()
+    def _h5_split_generators(self, dl_manager):
+        manual = self._manual_dir(dl_manager)
+        root = nyu_h5.find_h5_root(manual) if manual.is_dir() else None
+        if root is None:
+            held = sorted(p.name for p in manual.iterdir())[:8] if manual.is_dir() else "it does not exist"
+            raise nyu_files.MissingNyuFilesError(
+                f"nyu_region_support/h5 needs the sparse-to-dense NYU h5 tree in {manual}: train/<scene>/<n>.h5 "
+                f"and val/official/<n>.h5, or a nyudepthv2/ folder holding them (it holds: {held}).\n"
+                "That tree is the nyudepthv2.tar.gz of sparse-to-dense / FastDepth, also served by several "
+                "mirrors; unpack it there and run again:\n"
+                f"  tfds build tfds_nyu/nyu_region_support --config=h5 --manual_dir={manual}"
+            )
+        frames = nyu_h5.scan_h5_tree(root)
+        train_scenes = [f.scene for f in frames if f.part == "train"]
+        held_out = splits.hash_holdout(train_scenes, H5_VALIDATION_SCENE_FRACTION)
+        self.info.metadata["h5_root"] = str(root)
+        self.info.metadata["validation_scenes"] = sorted(held_out)
+        groups = {
+            "train": [f for f in frames if f.part == "train" and f.scene not in held_out],
+            "validation": [f for f in frames if f.part == "train" and f.scene in held_out],
+            "test": [f for f in frames if f.part == "val"],
+        }
+        return {split: self._generate_h5_examples(split, items) for split, items in groups.items() if items}
+
+    def _generate_h5_examples(self, split, frames):
+        """One h5 file at a time: memory does not grow with the size of the tree."""
+        skipped = 0
+        for frame in frames:
+            image, depth = nyu_h5.read_h5_frame(frame.path)
+            if depth.shape != (HEIGHT, WIDTH):
+                raise nyu_h5.NyuH5Error(f"{frame.path}: {depth.shape[0]}x{depth.shape[1]}, expected {HEIGHT}x{WIDTH}")
+            if not depth.any():
+                skipped += 1
+                log.warning("%s has no valid depth: skipped", frame.path)
+                continue
+            mode = self.builder_config.region_mode
+            yield frame.key, region_support_example(frame.key, image, depth, None, mode, "h5", frame.scene)
+        self._record_skipped(split, skipped)
 
 
 def merge_class_names(names_per_source: dict[str, list[str]]) -> tuple[list[str], dict[str, np.ndarray]]:

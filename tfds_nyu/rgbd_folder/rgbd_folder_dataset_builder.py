@@ -1,0 +1,144 @@
+"""rgbd_folder: your own RGB-D frames (phone LiDAR, RealSense, Kinect, ...) with region-support targets.
+
+Reads the folder given as ``--manual_dir`` (layout in ``tfds_nyu.rgbd_frames`` and this
+builder's README): ``rgb/``, ``depth/`` (16-bit PNG at ``depth_scale`` per metre, or
+``.npy`` metres), optional ``labels/`` and ``cameras.json``; optional ``train/`` and
+``test/`` subfolders or ``train.txt``/``test.txt``, else a deterministic split by stem.
+
+Configs name the region mode, i.e. where Algorithm 1's semantic map S comes from
+(``rsn_tf.label_free``): ``slic`` (default), ``felzenszwalb``, ``depth_only``, or
+``labels`` (every frame must have labels). A config never mixes modes, and every
+example's ``source`` says which mode made it. Frames are brought to ``height`` x
+``width`` by scaling to cover and centre-cropping, intrinsics with them.
+
+Build: ``tfds build tfds_nyu/rgbd_folder --manual_dir=DIR [--config=depth_only]``; a custom
+size or depth scale: ``--config='{"name": "mine", "height": 192, "width": 256, "depth_scale": 5000}'``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+import tensorflow_datasets as tfds
+from etils import epath
+
+from rsn_tf import label_free
+from tfds_nyu import rgbd_frames, splits
+from tfds_nyu.examples import example_features, region_support_example
+
+log = logging.getLogger(__name__)
+
+ORIGIN = "rgbd_folder"
+
+
+@dataclasses.dataclass
+class RgbdFolderConfig(tfds.core.BuilderConfig):
+    """Output size, depth units, region mode and the fallback split of an RGB-D folder."""
+
+    height: int = 480
+    width: int = 640
+    depth_scale: float = 1000.0  # depth PNG units per metre: 1000 = mm (Kinect, RealSense), 5000 = TUM
+    region_mode: str = label_free.DEFAULT_LABEL_FREE_MODE
+    test_fraction: float = 0.2  # of the stems, when the folder gives no split
+
+    def __post_init__(self):
+        if self.region_mode not in label_free.REGION_MODES:
+            raise ValueError(
+                f"region_mode: expected one of {', '.join(label_free.REGION_MODES)}, got {self.region_mode!r}"
+            )
+        if self.height < 8 or self.width < 8:
+            raise ValueError(f"height, width: must be at least 8, got {self.height}x{self.width}")
+        if not self.depth_scale > 0:
+            raise ValueError(f"depth_scale: must be > 0 (units per metre), got {self.depth_scale}")
+
+
+def _config(mode: str, description: str) -> RgbdFolderConfig:
+    return RgbdFolderConfig(name=mode, description=description, region_mode=mode)
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """An RGB-D folder of the user's, with Algorithm 1's targets."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release: slic, felzenszwalb, depth_only and labels configs."}
+    BUILDER_CONFIGS = [
+        _config("slic", "S = SLIC superpixels of the RGB (default; labels, if any, are kept but not used)."),
+        _config("felzenszwalb", "S = Felzenszwalb graph segments of the RGB."),
+        _config("depth_only", "S = one class: regions are connected depth bins."),
+        _config("labels", "S = the folder's labels/ (every frame must have one), as in the paper."),
+    ]
+    DEFAULT_CONFIG_NAME = "slic"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """
+    Pass your RGB-D folder as the manual dir. It holds rgb/<stem>.png|jpg, depth/<stem>.png (16-bit,
+    1000 per metre unless the config's depth_scale says otherwise) or depth/<stem>.npy (metres),
+    optional labels/<stem>.png and cameras.json, and optionally train/ and test/ subfolders with the
+    same layout, or train.txt and test.txt listing stems.
+    """
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        config = self.builder_config
+        return self.dataset_info_from_configs(
+            features=example_features(config.height, config.width, camera=True),
+            supervised_keys=("image", "depth"),
+            metadata=tfds.core.MetadataDict(),
+        )
+
+    def _folder(self, dl_manager) -> epath.Path:
+        try:
+            return epath.Path(dl_manager.manual_dir)
+        except AssertionError as error:  # TFDS: no manual dir given, or an empty one
+            raise rgbd_frames.RgbdFolderError(
+                "rgbd_folder reads your RGB-D folder from the manual dir, and none was given or it is empty: "
+                "build with `tfds build tfds_nyu/rgbd_folder --manual_dir=DIR` (or "
+                "DownloadConfig(manual_dir=DIR)).\n" + self.MANUAL_DOWNLOAD_INSTRUCTIONS
+            ) from error
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        config = self.builder_config
+        folder = self._folder(dl_manager)
+        frames = rgbd_frames.scan_folder(folder)
+        if config.region_mode == "labels":
+            unlabelled = [f for f in frames if f.labels is None]
+            if unlabelled:
+                raise rgbd_frames.RgbdFolderError(
+                    f"{unlabelled[0].rgb}: no labels/{unlabelled[0].stem}.png, but config 'labels' needs labels "
+                    f"for every frame ({len(unlabelled)} of {len(frames)} have none); use a label-free config "
+                    "such as rgbd_folder/slic"
+                )
+        if all(f.split is None for f in frames):
+            test = splits.hash_holdout([f.stem for f in frames], config.test_fraction)
+            frames = [dataclasses.replace(f, split="test" if f.stem in test else "train") for f in frames]
+            split_rule = f"hash of stem, test fraction {config.test_fraction}"
+        else:
+            split_rule = "train/ and test/ subfolders, or train.txt and test.txt"
+        metadata = self.info.metadata
+        metadata.update(
+            region_mode=config.region_mode,
+            folder=str(folder),
+            depth_scale=config.depth_scale,
+            split_rule=split_rule,
+            resize="scale to cover, centre crop; rgb area/bilinear, depth and labels nearest; intrinsics scaled",
+            cameras=sum(f.camera is not None for f in frames),
+        )
+        groups = {s: [f for f in frames if f.split == s] for s in rgbd_frames.SPLIT_NAMES}
+        return {s: self._generate_examples(s, items) for s, items in groups.items() if items}
+
+    def _generate_examples(self, split, frames):
+        """One frame at a time: read, check, fit to size, then Algorithm 1 on the mode's semantic map."""
+        config = self.builder_config
+        skipped = 0
+        for frame in frames:
+            rgb, depth, labels = rgbd_frames.read_frame(frame, config.depth_scale)
+            rgb, depth, labels, camera = rgbd_frames.fit_to_size(
+                rgb, depth, labels, frame.camera, (config.height, config.width)
+            )
+            if not depth.any():
+                skipped += 1
+                log.warning("%s has no valid depth: skipped", frame.depth)
+                continue
+            example = region_support_example(frame.stem, rgb, depth, labels, config.region_mode, ORIGIN, split)
+            example["camera"] = camera.as_array() if camera is not None else np.zeros(4, np.float32)
+            yield frame.stem, example
+        self.info.metadata.setdefault("skipped_frames", {})[split] = skipped
