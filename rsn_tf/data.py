@@ -25,6 +25,7 @@ reads its own shard and batches the per-replica batch size.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -62,36 +63,64 @@ class DatasetNotBuiltError(FileNotFoundError):
     """The requested TFDS dataset is not prepared in ``data_dir``; the message says how to build it."""
 
 
+def _build_command(builder: tfds.core.DatasetBuilder, data_dir: str | None) -> str:
+    where = f" --data_dir={data_dir}" if data_dir else ""
+    config = builder.builder_config.name
+    if builder.name == "rgbd_folder":
+        return f"  tfds build tfds_nyu/rgbd_folder --config={config}{where} --manual_dir=YOUR_RGBD_FOLDER"
+    manual = ""
+    if config == "h5":
+        manual = " --manual_dir=DIR_WITH_THE_NYU_H5_TREE"
+    elif not config.startswith("synthetic"):
+        manual = " --manual_dir=DIR_WITH_THE_NYU_MAT_FILES"
+    return f"  tfds build tfds_nyu/nyu_region_support --config={config}{where}{manual}"
+
+
 def load_builder(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
-    """The prepared builder for ``name`` (e.g. ``nyu_region_support/synthetic``)."""
-    import tfds_nyu  # noqa: F401  registers the builder
+    """The prepared builder for ``name`` (e.g. ``nyu_region_support/synthetic``, ``rgbd_folder/slic``)."""
+    import tfds_nyu  # noqa: F401  registers the builders
 
     builder = tfds.builder(name, data_dir=data_dir)
     if not builder.is_prepared():
-        config = name.split("/", 1)[1] if "/" in name else builder.builder_config.name
-        where = f" --data_dir={data_dir}" if data_dir else ""
-        manual = "" if config == "synthetic" else " --manual_dir=DIR_WITH_THE_NYU_MAT_FILES"
         raise DatasetNotBuiltError(
             f"The dataset {name} is not built in {builder.data_dir}. Build it with:\n"
-            f"  tfds build tfds_nyu/nyu_region_support --config={config}{where}{manual}\n"
-            "(rsn-train builds the synthetic configs by itself when they are missing.)"
+            f"{_build_command(builder, data_dir)}\n"
+            "(or give rsn-train / rsn-evaluate --manual_dir and they build it; the synthetic configs "
+            "need nothing and are built when missing.)"
         )
     return builder
 
 
-def prepare_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
-    """Like ``load_builder``, but builds a missing synthetic config first (it needs no download).
+def _check_same_folder(builder: tfds.core.DatasetBuilder, manual_dir: str | None) -> None:
+    """An rgbd_folder dataset built from one folder must not be reused for another by accident."""
+    built_from = builder.info.metadata.get("folder") if builder.info.metadata else None
+    if builder.name != "rgbd_folder" or not manual_dir or not built_from:
+        return
+    if os.path.realpath(built_from) != os.path.realpath(manual_dir):
+        raise ValueError(
+            f"--manual_dir={manual_dir}: {builder.data_dir} was built from another folder ({built_from}); "
+            "give a different --data_dir for each RGB-D folder, or delete that one to rebuild it"
+        )
 
-    A real NYU config that is not built raises ``DatasetNotBuiltError`` with the build command:
-    building it needs the user's NYU files.
+
+def prepare_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
+    """Like ``load_builder``, but builds a missing dataset first where it can.
+
+    A synthetic config needs nothing. Any other config (real NYU, the h5 tree, an RGB-D
+    folder) is built from ``manual_dir`` when one is given; without it, a missing dataset
+    raises ``DatasetNotBuiltError`` with the build command.
     """
     try:
-        return load_builder(name, data_dir)
+        builder = load_builder(name, data_dir)
     except DatasetNotBuiltError:
         builder = tfds.builder(name, data_dir=data_dir)
-        if not builder.builder_config.name.startswith("synthetic"):
+        if not builder.builder_config.name.startswith("synthetic") and not manual_dir:
             raise
-    print(f"Building {name} (synthetic NYU-format scenes) into {builder.data_dir} ...", flush=True)
+    else:
+        _check_same_folder(builder, manual_dir)
+        return builder
+    what = f"from {manual_dir}" if manual_dir else "(synthetic NYU-format scenes)"
+    print(f"Building {name} {what} into {builder.data_dir} ...", flush=True)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
     return builder
 

@@ -14,8 +14,8 @@ Algorithm 1 itself runs unchanged on whichever S the mode gives, so every invari
 (``rsn_tf.region_support.DEVIATIONS``); the figures that chose the default
 (``DEFAULT_LABEL_FREE_MODE``) are in BENCHMARKS.md ("Region support without labels").
 
-Superpixel counts scale with the image area, so a frame gets about the same number of
-superpixels at 480x640 and at 120x160.
+Segment counts do not depend on the image size: SLIC asks for a fixed count, and
+Felzenszwalb's scale and minimum size are scaled with the image area.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ REGION_MODES = ("labels", *LABEL_FREE_MODES)
 # support on real NYU frames, and its R fits the depth about as well as labels do.
 DEFAULT_LABEL_FREE_MODE = "slic"
 
-# SLIC: superpixels per 480x640 frame, and the colour/space trade-off (scikit-image's default 10
-# for Lab images). 64 gives pieces of about 70x70 px, near the size of NYU's labelled objects.
-SLIC_SEGMENTS_PER_VGA = 64
+# SLIC: superpixels per frame (a count, so the same at any image size), and the colour/space
+# trade-off (scikit-image's default 10 for Lab images). 64 gives pieces of about 70x70 px at 480x640.
+SLIC_SEGMENTS = 64
 SLIC_COMPACTNESS = 10.0
 # Felzenszwalb: scale (larger = bigger segments) and minimum segment size, for a 480x640 frame.
 FELZENSZWALB_SCALE_VGA = 400.0
@@ -68,7 +68,7 @@ def label_free_semantic_map(mode: str, image: np.ndarray, depth: np.ndarray) -> 
     if mode == "slic":
         segments = segmentation.slic(
             image,
-            n_segments=max(2, round(SLIC_SEGMENTS_PER_VGA)),
+            n_segments=SLIC_SEGMENTS,
             compactness=SLIC_COMPACTNESS,
             sigma=1.0,
             start_label=1,

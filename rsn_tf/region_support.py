@@ -82,6 +82,25 @@ DEVIATIONS: tuple[tuple[str, str, str], ...] = (
         "If var = 0 (constant depth) no piece is cut.",
         "NYU depth maps contain holes (0) that would otherwise set min(D) = 0.",
     ),
+    (
+        "S is the dataset's semantic labelling (NYU's hand-labelled classes).",
+        "Region mode 'slic' (rsn_tf.label_free): S = SLIC superpixels of the RGB image (scikit-image, "
+        "64 per frame, compactness 10), one class per superpixel; Algorithm 1 then runs unchanged.",
+        "Most RGB-D data (the NYU h5 tree, users' own folders) has no labels. Superpixels follow "
+        "colour edges as object boundaries do; measured against labelled region support in BENCHMARKS.md.",
+    ),
+    (
+        "S is the dataset's semantic labelling.",
+        "Region mode 'felzenszwalb': S = Felzenszwalb-Huttenlocher graph segments of the RGB image "
+        "(scikit-image; scale 400 and minimum size 1500 px at 480x640, scaled with the image area).",
+        "A label-free alternative to SLIC whose segments follow colour edges without a fixed count.",
+    ),
+    (
+        "S is the dataset's semantic labelling.",
+        "Region mode 'depth_only': S is one class for the whole frame, so step 1 splits only by "
+        "connectivity of valid depth and step 2 cuts by depth bins.",
+        "Needs nothing but depth; the coarsest label-free regions, a lower bound for the others.",
+    ),
 )
 
 

@@ -4,10 +4,12 @@
     rsn-evaluate --model=export/rsn --split=test --eigen_crop
     rsn-evaluate --model=runs/ablation/end_to_end --figures=4
     rsn-evaluate --model=my_method_npys/ --height=480 --width=640
+    rsn-evaluate --model=runs/rsn --dataset=rgbd_folder/slic --manual_dir=MY_RGBD --split=train+test
+    rsn-evaluate --model=constant:2.5 --dataset=rgbd_folder/slic --split=train+test   # a baseline
 
 ``--model`` takes a SavedModel (or an export base: the newest version), a rsn-train
 --model_dir (the most finished stage, or --stage), one stage dir, a .keras file, or a
-directory of ``<key>.npy`` predictions in metres from any method.
+directory of ``<key>.npy`` predictions in metres from any method, or ``constant:<metres>``.
 
 It writes to ``--out`` (default ``<model>/eval_<split>``):
 
@@ -48,6 +50,9 @@ flags.DEFINE_string("stage", None, "Which stage of a rsn-train --model_dir (defa
 flags.DEFINE_string("name", None, "The model's name in tables and figures (default: from the path).", **_F)
 flags.DEFINE_string("dataset", "nyu_region_support/synthetic", "TFDS name/config.", **_F)
 flags.DEFINE_string("data_dir", None, "TFDS data dir.", **_F)
+flags.DEFINE_string(
+    "manual_dir", None, "Build a missing dataset from this dir first (your RGB-D folder, the NYU files).", **_F
+)
 flags.DEFINE_string("split", "test", "TFDS split, e.g. test, train[:100].", **_F)
 flags.DEFINE_string("out", None, "Output dir (default: <model>/eval_<split>).", **_F)
 flags.DEFINE_integer("batch_size", 8, "Images per batch.", **_F)
@@ -93,9 +98,12 @@ def _discover_compare(model_path: str, exclude: str) -> list[tuple[str, str]]:
 
 def _default_out(model: str, split: str) -> str:
     """``<model>/eval_<split>`` (``<file>_eval`` beside a .keras file); ``test[:10]`` becomes ``test_-10``."""
+    tag = split.replace("[", "_").replace(":", "-").replace("+", "_").rstrip("]")
     if model.endswith(".keras"):
         return os.path.splitext(model)[0] + "_eval"
-    return os.path.join(model.rstrip("/"), f"eval_{split.replace('[', '_').replace(':', '-').rstrip(']')}")
+    if model.startswith("constant:"):
+        return f"eval_constant_{model.split(':', 1)[1]}_{tag}"
+    return os.path.join(model.rstrip("/"), f"eval_{tag}")
 
 
 def _check_flags() -> list[tuple[str, str]]:
@@ -117,7 +125,7 @@ def _evaluate(positionals: list[str]) -> int:
     from absl import logging as absl_logging
 
     absl_logging.set_verbosity(absl_logging.WARNING)
-    from rsn_tf.data import DataConfig, load_builder, make_dataset
+    from rsn_tf.data import DataConfig, make_dataset, prepare_builder
     from rsn_tf.evaluation.evaluator import evaluate_source
     from rsn_tf.evaluation.figures import comparison_grid, region_support_figure, save_png
     from rsn_tf.evaluation.reports import evaluation_settings, write_reports
@@ -126,7 +134,7 @@ def _evaluate(positionals: list[str]) -> int:
     from rsn_tf.training.stages import FIGURE_COLUMNS
 
     source = load_source(FLAGS.model, FLAGS.name, FLAGS.stage)
-    builder = load_builder(FLAGS.dataset, FLAGS.data_dir)
+    builder = prepare_builder(FLAGS.dataset, FLAGS.data_dir, FLAGS.manual_dir)
     if FLAGS.height:
         size = (FLAGS.height, FLAGS.width)
     elif source.model_size:

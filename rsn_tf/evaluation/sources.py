@@ -12,7 +12,9 @@ Four kinds, picked from the path given to ``--model`` (or ``--compare``):
   that runs on images alone, or ``stage``;
 * a **.keras** file;
 * a **directory of stored predictions**, ``<key>.npy`` (H, W) metres, one per example
-  (any method's output; a different size is resized bilinearly to the evaluation size).
+  (any method's output; a different size is resized bilinearly to the evaluation size);
+* ``constant:<metres>``: the same depth everywhere, the baseline a model must beat (for
+  example the training set's median depth).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import tensorflow as tf
 
 from rsn_tf.run_dir import MANIFEST_FILE, MODEL_CONFIG_FILE, RunDir, RunDirError, StageDir
 
-__all__ = ["DepthSource", "SourceError", "keras_source", "load_source"]
+__all__ = ["DepthSource", "SourceError", "constant_source", "keras_source", "load_source"]
 
 
 class SourceError(ValueError):
@@ -122,6 +124,21 @@ def _stored_source(name: str, path: str) -> DepthSource:
     return DepthSource(name, path, predict)
 
 
+CONSTANT_PREFIX = "constant:"
+
+
+def constant_source(metres: float, name: str | None = None) -> DepthSource:
+    """Predicts ``metres`` at every pixel."""
+    if not np.isfinite(metres) or metres <= 0:
+        raise SourceError(f"{CONSTANT_PREFIX}{metres}: the constant depth must be a positive number of metres")
+
+    def predict(batch: dict) -> dict:
+        shape = np.shape(batch["depth"])[:3]
+        return {"depth": np.full(shape, metres, np.float32), "region_support": None}
+
+    return DepthSource(name or f"constant {metres:g} m", f"{CONSTANT_PREFIX}{metres:g}", predict)
+
+
 def _stage_source(stage: StageDir, name: str | None) -> DepthSource:
     try:
         model, manifest = stage.load_model()
@@ -134,6 +151,11 @@ def load_source(path: str, name: str | None = None, stage: str | None = None) ->
     """The depth source at ``path`` (see the module docstring for what is accepted)."""
     from rsn_tf.serving.exporter import ExportError, load_keras_file
 
+    if path.startswith(CONSTANT_PREFIX):
+        try:
+            return constant_source(float(path[len(CONSTANT_PREFIX) :]), name)
+        except ValueError as error:
+            raise SourceError(f"{path}: expected constant:<metres>, e.g. constant:2.5 ({error})") from error
     label = name or os.path.basename(os.path.normpath(path))
     if path.endswith(".keras"):
         if not os.path.isfile(path):

@@ -159,9 +159,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # ------------------------------------------------------------------ files
 
     def _manual_dir(self, dl_manager) -> epath.Path:
-        """The manual dir asked for, else TFDS's default (<download_dir>/manual)."""
+        """The manual dir asked for, else TFDS's (``<download_dir>/manual`` unless set otherwise)."""
         requested = getattr(self, "_requested_manual_dir", None)
-        return epath.Path(requested) if requested else epath.Path(dl_manager.download_dir) / "manual"
+        if requested:
+            return epath.Path(requested)
+        try:
+            return epath.Path(dl_manager.manual_dir)
+        except AssertionError:  # TFDS: its default manual dir is missing or empty; name it in our message
+            return epath.Path(dl_manager.download_dir) / "manual"
 
     def _files(self, dl_manager: tfds.download.DownloadManager) -> dict[str, epath.Path]:
         config = self.builder_config
