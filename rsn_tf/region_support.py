@@ -87,13 +87,15 @@ DEVIATIONS: tuple[tuple[str, str, str], ...] = (
         "Region mode 'slic' (rsn_tf.label_free): S = SLIC superpixels of the RGB image (scikit-image, "
         "64 per frame, compactness 10), one class per superpixel; Algorithm 1 then runs unchanged.",
         "Most RGB-D data (the NYU h5 tree, users' own folders) has no labels. Superpixels follow "
-        "colour edges as object boundaries do; measured against labelled region support in BENCHMARKS.md.",
+        "colour edges as object boundaries do; measured against labelled region support in BENCHMARKS.md. "
+        "The faster label-free mode.",
     ),
     (
         "S is the dataset's semantic labelling.",
         "Region mode 'felzenszwalb': S = Felzenszwalb-Huttenlocher graph segments of the RGB image "
         "(scikit-image; scale 400 and minimum size 1500 px at 480x640, scaled with the image area).",
-        "A label-free alternative to SLIC whose segments follow colour edges without a fixed count.",
+        "The default label-free mode: its segments follow colour edges without a fixed count, and it "
+        "agrees best with labelled region support (BENCHMARKS.md).",
     ),
     (
         "S is the dataset's semantic labelling.",

@@ -14,8 +14,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tfds_nyu import rgbd_frames
-from tfds_nyu.rgbd_frames import Camera, RgbdFolderError
 from tfds_nyu.rgbd_folder import Builder
+from tfds_nyu.rgbd_frames import Camera, RgbdFolderError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL = os.path.join(ROOT, "..", "shared", "data", "real_rgbd")
@@ -249,7 +249,8 @@ def test_the_real_frames_build_and_load_elsewhere_with_plain_tfds(real_built):
         rows = {{}}
         for e in tfds.as_numpy(builder.as_dataset(split="train+test")):
             rows[e["key"].decode()] = [e["source"].decode(), [float(v) for v in e["camera"]], float(e["depth"].max())]
-        print(json.dumps({{"rows": rows, "ours": sorted(m for m in sys.modules if m.startswith(("rsn_tf", "tfds_nyu")))}}))
+        ours = sorted(m for m in sys.modules if m.startswith(("rsn_tf", "tfds_nyu")))
+        print(json.dumps({{"rows": rows, "ours": ours}}))
         """
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -290,9 +291,11 @@ def test_rsn_train_runs_two_steps_on_the_real_frames(real_built, tmp_path):
     metrics = json.load(open(tmp_path / "model" / "joint" / "metrics.json"))
     assert metrics["settings"]["dataset"] == "rgbd_folder/slic"
     assert metrics["training"]["steps"] == 2
-    # The same folder under another data_dir name is fine; another folder into this data_dir is refused.
+    # Another folder into this data_dir is refused, and the refused run leaves the run dir's config as it was.
+    config_before = (tmp_path / "model" / "config.yaml").read_text()
     other = tmp_path / "other"
     folder(other)
-    cmd[5] = f"--manual_dir={other}"
+    cmd = [f"--manual_dir={other}" if c.startswith("--manual_dir=") else c for c in cmd]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert out.returncode != 0 and "was built from another folder" in out.stderr
+    assert (tmp_path / "model" / "config.yaml").read_text() == config_before

@@ -48,7 +48,12 @@ def _train(positionals: list[str]) -> int:
     from rsn_tf.run_dir import RunDir
     from rsn_tf.training.trainer import Trainer
 
+    from rsn_tf.data import prepare_builder
+
     keras.utils.set_random_seed(config.trainer.seed)
+    # The dataset first: a run that cannot start (dataset missing, or built from another folder)
+    # must leave an existing run dir's config.yaml as it was.
+    prepare_builder(config.data.dataset, config.data.data_dir, config.data.manual_dir)
     trainer = Trainer(config)
     run = RunDir(config.trainer.model_dir)
     if trainer.chief:

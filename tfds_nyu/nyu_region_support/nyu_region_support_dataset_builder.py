@@ -9,7 +9,7 @@ Configs:
   v1         the 2284 v1 frames with the paper's scene-aware split
   merged     v1 + v2 with the paper's scene-aware split (3264 / 483 in proportion)
   h5         the sparse-to-dense / FastDepth h5 tree (train/<scene>/*.h5, val/official/*.h5):
-             no labels, so region support comes from SLIC superpixels (``rsn_tf.label_free``);
+             no labels, so region support comes from Felzenszwalb segments (``rsn_tf.label_free``);
              whole scenes held out for validation, the official val as test
   synthetic  400 synthetic frames written in NYU's file layout, then read like `merged`
 
@@ -110,7 +110,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         NyuRegionSupportConfig(
             name="h5",
             description="The sparse-to-dense NYU v2 h5 tree (~47k train frames, 654 official val frames), no "
-            "labels: region support from SLIC superpixels; scene-held-out validation, official val as test.",
+            "labels: region support from Felzenszwalb segments of the RGB; scene-held-out validation, official "
+            "val as test.",
             sources=("h5",),
             split_rule="h5_tree",
             region_mode=label_free.DEFAULT_LABEL_FREE_MODE,

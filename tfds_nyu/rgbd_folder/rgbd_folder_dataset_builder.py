@@ -6,7 +6,7 @@ builder's README): ``rgb/``, ``depth/`` (16-bit PNG at ``depth_scale`` per metre
 ``test/`` subfolders or ``train.txt``/``test.txt``, else a deterministic split by stem.
 
 Configs name the region mode, i.e. where Algorithm 1's semantic map S comes from
-(``rsn_tf.label_free``): ``slic`` (default), ``felzenszwalb``, ``depth_only``, or
+(``rsn_tf.label_free``): ``felzenszwalb`` (default), ``slic``, ``depth_only``, or
 ``labels`` (every frame must have labels). A config never mixes modes, and every
 example's ``source`` says which mode made it. Frames are brought to ``height`` x
 ``width`` by scaling to cover and centre-cropping, intrinsics with them.
@@ -64,12 +64,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release: slic, felzenszwalb, depth_only and labels configs."}
     BUILDER_CONFIGS = [
-        _config("slic", "S = SLIC superpixels of the RGB (default; labels, if any, are kept but not used)."),
-        _config("felzenszwalb", "S = Felzenszwalb graph segments of the RGB."),
+        _config("felzenszwalb", "S = Felzenszwalb graph segments of the RGB (default; labels are kept, not used)."),
+        _config("slic", "S = SLIC superpixels of the RGB."),
         _config("depth_only", "S = one class: regions are connected depth bins."),
         _config("labels", "S = the folder's labels/ (every frame must have one), as in the paper."),
     ]
-    DEFAULT_CONFIG_NAME = "slic"
+    DEFAULT_CONFIG_NAME = label_free.DEFAULT_LABEL_FREE_MODE
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Pass your RGB-D folder as the manual dir. It holds rgb/<stem>.png|jpg, depth/<stem>.png (16-bit,
     1000 per metre unless the config's depth_scale says otherwise) or depth/<stem>.npy (metres),
@@ -105,7 +105,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 raise rgbd_frames.RgbdFolderError(
                     f"{unlabelled[0].rgb}: no labels/{unlabelled[0].stem}.png, but config 'labels' needs labels "
                     f"for every frame ({len(unlabelled)} of {len(frames)} have none); use a label-free config "
-                    "such as rgbd_folder/slic"
+                    f"such as rgbd_folder/{label_free.DEFAULT_LABEL_FREE_MODE}"
                 )
         if all(f.split is None for f in frames):
             test = splits.hash_holdout([f.stem for f in frames], config.test_fraction)
