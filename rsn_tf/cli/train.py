@@ -45,10 +45,9 @@ def _train(positionals: list[str]) -> int:
     split_cpu(config.runtime.cpu_devices)  # must happen before TensorFlow initialises its devices
     import keras
 
+    from rsn_tf.data import prepare_builder
     from rsn_tf.run_dir import RunDir
     from rsn_tf.training.trainer import Trainer
-
-    from rsn_tf.data import prepare_builder
 
     keras.utils.set_random_seed(config.trainer.seed)
     # The dataset first: a run that cannot start (dataset missing, or built from another folder)
