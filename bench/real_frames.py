@@ -44,11 +44,11 @@ def training_median(stage_dir: str) -> tuple[float, str]:
     import tensorflow_datasets as tfds
 
     from rsn_tf import config as config_lib
-    from rsn_tf.data import load_builder
+    from rsn_tf.data import prepare_builder
 
     config = config_lib.load_file(os.path.join(stage_dir, "config.yaml"))
     dataset = config["data"]["dataset"]
-    builder = load_builder(dataset, config["data"].get("data_dir"))
+    builder = prepare_builder(dataset, config["data"].get("data_dir"))  # synthetic: built if missing
     values = [ex["depth"][ex["depth"] > 0] for ex in tfds.as_numpy(builder.as_dataset(split="train"))]
     return float(np.median(np.concatenate(values))), dataset
 

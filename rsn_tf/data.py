@@ -67,13 +67,13 @@ def _build_command(builder: tfds.core.DatasetBuilder, data_dir: str | None) -> s
     where = f" --data_dir={data_dir}" if data_dir else ""
     config = builder.builder_config.name
     if builder.name == "rgbd_folder":
-        return f"  tfds build tfds_nyu/rgbd_folder --config={config}{where} --manual_dir=YOUR_RGBD_FOLDER"
+        return f"  rsn-build-dataset --dataset=rgbd_folder/{config}{where} --manual_dir=YOUR_RGBD_FOLDER"
     manual = ""
     if config == "h5":
         manual = " --manual_dir=DIR_WITH_THE_NYU_H5_TREE"
     elif not config.startswith("synthetic"):
         manual = " --manual_dir=DIR_WITH_THE_NYU_MAT_FILES"
-    return f"  tfds build tfds_nyu/nyu_region_support --config={config}{where}{manual}"
+    return f"  rsn-build-dataset --dataset=nyu_region_support/{config}{where}{manual}"
 
 
 def load_builder(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder:

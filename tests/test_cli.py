@@ -17,6 +17,7 @@ SCRIPTS = {
     "rsn-ablation": ["--rows", "--out", "--epochs", "--preset", "--config"],
     "rsn-serve-client": ["--server", "--grpc", "--model"],
     "rsn-synthesize": ["--v2_frames", "--v1_frames", "--size"],
+    "rsn-build-dataset": ["--dataset", "--manual_dir", "--download", "--mirror", "--depth_scale"],
 }
 
 

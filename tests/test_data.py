@@ -113,5 +113,5 @@ def test_input_pipelines_read_disjoint_shards(built):
 
 
 def test_missing_dataset_says_how_to_build_it(tmp_path):
-    with pytest.raises(DatasetNotBuiltError, match=r"tfds build tfds_nyu/nyu_region_support --config=synthetic"):
+    with pytest.raises(DatasetNotBuiltError, match=r"rsn-build-dataset --dataset=nyu_region_support/synthetic"):
         load_builder("nyu_region_support/synthetic", data_dir=str(tmp_path))

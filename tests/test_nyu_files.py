@@ -67,7 +67,7 @@ def test_missing_files_message_lists_names_sizes_hashes_place_and_command(tmp_pa
     message = str(info.value)
     for needed in (V2_FILENAME, "splits.mat", "2,972,037,809 bytes", "2,626 bytes", SPLITS_SHA256, "readme.txt"):
         assert needed in message
-    assert f"--config=v2 --manual_dir={manual}" in message
+    assert f"rsn-build-dataset --dataset=nyu_region_support/v2 --manual_dir={manual}" in message
     assert "refused connections since 2023" in message
     assert V1_FILENAME not in message  # v2 does not need the v1 file
 

@@ -97,7 +97,8 @@ def test_h5_config_without_the_tree_says_what_to_unpack_where(tmp_path):
     (tmp_path / "manual").mkdir()
     (tmp_path / "manual" / "nyudepthv2.tar.gz").write_bytes(b"x")
     builder = Builder(config="h5", data_dir=str(tmp_path / "data"))
-    with pytest.raises(FileNotFoundError, match=r"(?s)train/<scene>/<n>\.h5.*nyudepthv2\.tar\.gz.*--config=h5"):
+    expected = r"(?s)train/<scene>/<n>\.h5.*nyudepthv2\.tar\.gz.*--dataset=nyu_region_support/h5"
+    with pytest.raises(FileNotFoundError, match=expected):
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(tmp_path / "manual")))
 
 

@@ -219,7 +219,7 @@ def test_labels_config_refuses_frames_without_labels(tmp_path):
 
 
 def test_no_manual_dir_is_a_clear_error(tmp_path):
-    with pytest.raises(RgbdFolderError, match=r"tfds build tfds_nyu/rgbd_folder --manual_dir=DIR"):
+    with pytest.raises(RgbdFolderError, match=r"rsn-build-dataset --dataset=rgbd_folder --manual_dir=DIR"):
         Builder(config="slic", data_dir=str(tmp_path / "data")).download_and_prepare()
 
 

@@ -334,7 +334,7 @@ def test_a_runs_config_yaml_alone_replays_it_to_the_same_metrics(data_dir, tmp_p
     "extra, message",
     [
         (["--stage=pretrain"], "--stage='pretrain' is not a stage. Choose one of: generation, refinement"),
-        (["--dataset=nyu_region_support/v2"], "tfds build tfds_nyu/nyu_region_support --config=v2"),
+        (["--dataset=nyu_region_support/v2"], "rsn-build-dataset --dataset=nyu_region_support/v2"),
         (["--model_dir=/proc/rsn_forbidden"], "--model_dir=/proc/rsn_forbidden is not writable"),
         (["--cpu_devices=2", "--batch_size=3"], "--batch_size=3 is not divisible by the 2 replicas"),
     ],

@@ -213,10 +213,11 @@ def missing_files_message(
         f"nyu_region_support/{config} needs {len(missing)} file(s) that are not in {directory} "
         f"(it holds: {held}):\n" + "\n".join(rows) + "\n"
         f"{NYU_HOST_STATUS}\n" + (f"{tried}\n" if tried else "") + f"Put them in {directory}, then run again:\n"
-        f"  tfds build tfds_nyu/nyu_region_support --config={config} --manual_dir={directory}\n"
+        f"  rsn-build-dataset --dataset=nyu_region_support/{config} --manual_dir={directory}\n"
         f"(or, in Python, tfds.builder('nyu_region_support/{config}').download_and_prepare("
         f"download_config=tfds.download.DownloadConfig(manual_dir='{directory}'))).\n"
-        f"To try the original URLs instead (10 s timeout), build 'nyu_region_support/{config}:1.1.0/download=True'."
+        "To try the original URLs first (10 s timeout), add --download (Python: "
+        f"tfds.builder('nyu_region_support/{config}', download=True)); --mirror=KEY=URL downloads from a mirror."
     )
 
 

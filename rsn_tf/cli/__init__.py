@@ -8,6 +8,7 @@ scripts by ``pip install -e .``:
     rsn-ablation      cli/ablation.py      the paper's Table 3
     rsn-serve-client  cli/serve_client.py  a REST / gRPC client for TF Serving
     rsn-synthesize    cli/synthesize.py    synthetic scenes in NYU's .mat layout
+    rsn-build-dataset cli/build_dataset.py NYU (.mat, h5 tree) or your RGB-D folder as a TFDS dataset
 
 Each also runs as ``python -m rsn_tf.cli.<name>``.
 """

@@ -17,7 +17,8 @@ The real configs build from ``--manual_dir``, where files are recognised by cont
 (``tfds_nyu.nyu_files``), and never wait on the dead original host unless asked
 (``nyu_region_support/v2:1.1.0/download=True``).
 
-Build: ``tfds build tfds_nyu/nyu_region_support --config=merged --manual_dir=DIR``.
+Build: ``rsn-build-dataset --dataset=nyu_region_support/merged --manual_dir=DIR`` (or ``tfds build
+tfds_nyu/nyu_region_support --config=merged --manual_dir=DIR`` where Apache Beam is installed).
 """
 
 from __future__ import annotations
@@ -291,7 +292,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 f"and val/official/<n>.h5, or a nyudepthv2/ folder holding them (it holds: {held}).\n"
                 "That tree is the nyudepthv2.tar.gz of sparse-to-dense / FastDepth, also served by several "
                 "mirrors; unpack it there and run again:\n"
-                f"  tfds build tfds_nyu/nyu_region_support --config=h5 --manual_dir={manual}"
+                f"  rsn-build-dataset --dataset=nyu_region_support/h5 --manual_dir={manual}"
             )
         frames = nyu_h5.scan_h5_tree(root)
         train_scenes = [f.scene for f in frames if f.part == "train"]

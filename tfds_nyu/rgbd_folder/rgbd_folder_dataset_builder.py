@@ -11,8 +11,9 @@ Configs name the region mode, i.e. where Algorithm 1's semantic map S comes from
 example's ``source`` says which mode made it. Frames are brought to ``height`` x
 ``width`` by scaling to cover and centre-cropping, intrinsics with them.
 
-Build: ``tfds build tfds_nyu/rgbd_folder --manual_dir=DIR [--config=depth_only]``; a custom
-size or depth scale: ``--config='{"name": "mine", "height": 192, "width": 256, "depth_scale": 5000}'``.
+Build: ``rsn-build-dataset --dataset=rgbd_folder --manual_dir=DIR`` (or ``/depth_only`` etc.); a
+custom size or depth scale: ``rsn-build-dataset --dataset=rgbd_folder/mine --manual_dir=DIR
+--height=192 --width=256 --depth_scale=5000``.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         except AssertionError as error:  # TFDS: no manual dir given, or an empty one
             raise rgbd_frames.RgbdFolderError(
                 "rgbd_folder reads your RGB-D folder from the manual dir, and none was given or it is empty: "
-                "build with `tfds build tfds_nyu/rgbd_folder --manual_dir=DIR` (or "
+                "build with `rsn-build-dataset --dataset=rgbd_folder --manual_dir=DIR` (or "
                 "DownloadConfig(manual_dir=DIR)).\n" + self.MANUAL_DOWNLOAD_INSTRUCTIONS
             ) from error
 
