@@ -260,6 +260,8 @@ def test_keras_file_and_its_savedmodel_evaluate_alike_and_figures_are_written(da
         (["--model=/nonexistent/run"], "/nonexistent/run: no such file or directory"),
         (["--model=.", "--compare=no-equals-sign"], "--compare='no-equals-sign': expected LABEL=PATH"),
         (["--model=.", "--min_depth=5", "--max_depth=1"], "--min_depth=5.0 / --max_depth=1.0"),
+        (["--model=constant:-1"], "the constant depth must be a positive number of metres"),
+        (["--model=constant:deep"], "expected constant:<metres>, e.g. constant:2.5"),
     ],
 )
 def test_bad_arguments_name_the_flag_and_exit_2(args, message, capsys):

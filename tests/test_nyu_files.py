@@ -148,3 +148,42 @@ def test_probe_reports_a_refused_port_quickly():
     start = time.monotonic()
     reason = nyu_files.probe("http://127.0.0.1:9/x", timeout=5)
     assert reason and time.monotonic() - start < 10
+
+
+def test_rsn_build_dataset_downloads_from_a_mirror_with_the_flag(tmp_path, mirror, capsys):
+    from rsn_tf.cli import build_dataset
+
+    args = ["--dataset=nyu_region_support/v2", f"--data_dir={tmp_path / 'data'}"]
+    mirrors = [f"--mirror=v2={mirror}/nyu_v2.mat", f"--mirror=splits={mirror}/splits.mat"]
+    assert build_dataset.main([*args, *mirrors]) == 0
+    out = capsys.readouterr().out
+    assert "Built nyu_region_support/v2:" in out and "region mode labels" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "--dataset is required"),
+        (["--dataset=nyu_region_support/v2", "--mirror=v3=http://x"], "--mirror='v3=http://x': expected KEY=URL"),
+        (["--dataset=rgbd_folder", "--manual_dir=.", "--depth_scale=5000"], "a custom config needs its own name"),
+        (["--dataset=rgbd_folder/mine"], "--manual_dir: rgbd_folder needs your RGB-D folder"),
+        (["--dataset=nyu_region_support/v2", "--height=10"], "only rgbd_folder takes a custom config"),
+        (["--dataset=imagenet"], "expected nyu_region_support/<config> or rgbd_folder[/<config>]"),
+        (["--dataset=nyu_region_support/v3"], "--dataset=nyu_region_support/v3:"),
+    ],
+)
+def test_rsn_build_dataset_bad_flags_are_named(args, message, capsys, tmp_path):
+    from rsn_tf.cli import build_dataset
+
+    assert build_dataset.main([*args, f"--data_dir={tmp_path}"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_rsn_build_dataset_missing_files_exit_2_with_the_message(tmp_path, capsys):
+    from rsn_tf.cli import build_dataset
+
+    (tmp_path / "manual").mkdir()
+    args = ["--dataset=nyu_region_support/merged", f"--manual_dir={tmp_path / 'manual'}", f"--data_dir={tmp_path}"]
+    assert build_dataset.main(args) == 2
+    err = capsys.readouterr().err
+    assert V2_FILENAME in err and V1_FILENAME in err and "splits.mat" not in err.split("Put them")[0]

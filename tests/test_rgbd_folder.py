@@ -299,3 +299,21 @@ def test_rsn_train_runs_two_steps_on_the_real_frames(real_built, tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert out.returncode != 0 and "was built from another folder" in out.stderr
     assert (tmp_path / "model" / "config.yaml").read_text() == config_before
+
+
+@pytest.mark.slow
+def test_rsn_evaluate_scores_a_constant_on_the_real_frames_as_computed_by_hand(real_built, tmp_path):
+    from rsn_tf.cli import evaluate
+
+    real, data_dir = real_built
+    out = tmp_path / "eval"
+    argv = ["--model=constant:2.5", "--dataset=rgbd_folder/slic", f"--data_dir={data_dir}", f"--manual_dir={real}"]
+    assert evaluate.main([*argv, "--split=train+test", f"--out={out}", "--no_progress"]) == 0
+    metrics = json.load(open(out / "metrics.json"))["metrics"]
+    builder = tfds.builder("rgbd_folder/slic", data_dir=data_dir)
+    per_image = []
+    for e in tfds.as_numpy(builder.as_dataset(split="train+test")):
+        gt = e["depth"][(e["depth"] > 1e-3) & (e["depth"] < 10)].astype(np.float64)
+        per_image.append(np.mean(np.abs(gt - 2.5) / gt))
+    assert len(per_image) == 7
+    assert metrics["abs_rel"] == pytest.approx(np.mean(per_image), rel=1e-4)
