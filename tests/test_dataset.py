@@ -314,7 +314,7 @@ def test_loading_elsewhere_without_this_project(tmp_path):
         f"""
         import json, sys
         import tensorflow_datasets as tfds
-        b = tfds.builder_from_directory({str(data_dir / "nyu_region_support" / "v2" / "1.0.0")!r})
+        b = tfds.builder_from_directory({str(data_dir / "nyu_region_support" / "v2" / str(Builder.VERSION))!r})
         ex = next(iter(b.as_dataset(split="train")))
         ds = tfds.load("nyu_region_support/v2", data_dir={str(data_dir)!r}, split="test")
         names = b.info.metadata["class_names"] if b.info.metadata else None
