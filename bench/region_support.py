@@ -5,17 +5,22 @@ each paired with a smooth synthetic depth map (a tilted floor-like ramp, a slow
 wave, and a per-class offset so that classes sit at different depths).
 
 Both implementations run on one core (OpenCV threading off) in the same process,
-so the speed-up is a ratio measured under the same machine load.
+so the speed-up is a ratio measured under the same machine load. ``--baseline_rev`` also
+times the ``region_support`` of an earlier commit (read with ``git show``) on the same
+frames, interleaved with the current one, and checks that both give the same targets.
 
-    python bench/region_support.py [--frames=50] [--reference_frames=2] [--size=480x640]
+    python bench/region_support.py [--frames=50] [--reference_frames=2] [--size=480x640] [--baseline_rev=cda597b]
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import cv2
@@ -69,6 +74,25 @@ flags.DEFINE_integer("frames", 50, "Label maps to time the fast version on.", fl
 flags.DEFINE_integer("reference_frames", 2, "Frames to time the literal version on.", flag_values=FLAGS)
 flags.DEFINE_string("size", "480x640", "HxW to resize the label maps to.", flag_values=FLAGS)
 flags.DEFINE_integer("repeats", 5, "Repeats.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "baseline_rev", None, "A git revision whose region_support to time beside the current one.", flag_values=FLAGS
+)
+
+
+def load_revision(rev: str):
+    """The ``rsn_tf.region_support`` module as it was at git revision ``rev``."""
+    root = os.path.join(os.path.dirname(__file__), "..")
+    source = subprocess.run(
+        ["git", "show", f"{rev}:rsn_tf/region_support.py"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    path = os.path.join(tempfile.mkdtemp(), f"region_support_{rev}.py")
+    with open(path, "w") as fh:
+        fh.write(source)
+    spec = importlib.util.spec_from_file_location(f"region_support_{rev}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
 
 
 def main(positionals: list[str]) -> int:
@@ -91,6 +115,20 @@ def main(positionals: list[str]) -> int:
     )
     print(f"paper_reference (literal):   {statistics.median(ref):.2f} s/frame median over {len(ref)} frame(s)")
     print(f"speed-up on the same frames: {sum(ref) / sum(fast_same):.0f}x")
+    if FLAGS.baseline_rev:
+        old_fn = load_revision(FLAGS.baseline_rev).region_support
+        for labels, depth in frames:  # same targets, or the comparison means nothing
+            new, old = region_support(labels, depth), old_fn(labels, depth)
+            assert (new.regions == old.regions).all() and np.allclose(new.region_support, old.region_support)
+        old_t, new_t = [], []
+        for _ in range(3):  # interleaved, so both see the same machine load
+            old_t += time_per_frame(old_fn, frames, FLAGS.repeats)
+            new_t += time_per_frame(region_support, frames, FLAGS.repeats)
+        old_fps, new_fps = len(old_t) / sum(old_t), len(new_t) / sum(new_t)
+        print(
+            f"against {FLAGS.baseline_rev} (same frames, interleaved, identical targets): "
+            f"{old_fps:.1f} -> {new_fps:.1f} frames/s, {new_fps / old_fps:.2f}x"
+        )
 
     return 0
 

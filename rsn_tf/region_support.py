@@ -21,6 +21,7 @@ import dataclasses
 import math
 
 import cv2
+import numba
 import numpy as np
 
 __all__ = [
@@ -215,11 +216,7 @@ def region_support(semantic: np.ndarray, depth: np.ndarray) -> RegionSupportTarg
     var = (float(d.max()) - float(d.min())) / 10.0
 
     # ---- step 2: the per-piece depth range decides which pieces are cut into bins.
-    # (ufunc.at keeps its fast path only when the output dtype equals d's.)
-    pmin = np.full(num_pieces + 1, np.inf, np.float32)
-    pmax = np.full(num_pieces + 1, -np.inf, np.float32)
-    np.minimum.at(pmin, piece_of, d)
-    np.maximum.at(pmax, piece_of, d)
+    pmin, pmax = _group_range(piece_of, d, num_pieces + 1)
     prange = pmax.astype(np.float64) - pmin
     cut = (prange >= 2.0 * var) & (var > 0)
     cut[0] = False
@@ -274,6 +271,42 @@ def region_support(semantic: np.ndarray, depth: np.ndarray) -> RegionSupportTarg
     return RegionSupportTargets(regions, support, pieces, var)
 
 
+# Per-group reductions in one pass over the pixels, compiled by Numba: numpy's ufunc.at and
+# bincount need one pass per statistic, and these passes were half of Algorithm 1's time
+# (BENCHMARKS.md). ``cache=True`` keeps the machine code on disk, so only the first process
+# compiles (about a second).
+@numba.njit(cache=True, nogil=True)
+def _group_range(group: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) of ``values`` per group id in [0, size); +inf / -inf for empty groups."""
+    lo = np.full(size, np.inf, values.dtype)
+    hi = np.full(size, -np.inf, values.dtype)
+    for i in range(group.shape[0]):
+        g, v = group[i], values[i]
+        if v < lo[g]:
+            lo[g] = v
+        if v > hi[g]:
+            hi[g] = v
+    return lo, hi
+
+
+@numba.njit(cache=True, nogil=True)
+def _group_stats(group: np.ndarray, values: np.ndarray, size: int):
+    """(count, sum, min, max) of ``values`` per group id in [0, size); sums in float64."""
+    count = np.zeros(size, np.int64)
+    total = np.zeros(size, np.float64)
+    lo = np.full(size, np.inf, values.dtype)
+    hi = np.full(size, -np.inf, values.dtype)
+    for i in range(group.shape[0]):
+        g, v = group[i], values[i]
+        count[g] += 1
+        total[g] += v
+        if v < lo[g]:
+            lo[g] = v
+        if v > hi[g]:
+            hi[g] = v
+    return count, total, lo, hi
+
+
 def _connected_pieces(semantic: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     """Step 1: 8-connected pieces of every class over valid pixels, numbered 1..P.
 
@@ -322,16 +355,15 @@ class _CellStats:
     @classmethod
     def of(cls, cell: np.ndarray, d: np.ndarray, rows: int, width: int, need_range: bool) -> _CellStats:
         shape = (rows, width)
-        size = rows * width
-        count = np.bincount(cell, minlength=size).reshape(shape)
-        total = np.bincount(cell, weights=d, minlength=size).reshape(shape)
+        count, total, dmin, dmax = _group_stats(cell, d, rows * width)
         if not need_range:
-            return cls(count, total, None, None)
-        dmin = np.full(size, np.inf, d.dtype)
-        dmax = np.full(size, -np.inf, d.dtype)
-        np.minimum.at(dmin, cell, d)
-        np.maximum.at(dmax, cell, d)
-        return cls(count, total, dmin.reshape(shape).astype(np.float64), dmax.reshape(shape).astype(np.float64))
+            return cls(count.reshape(shape), total.reshape(shape), None, None)
+        return cls(
+            count.reshape(shape),
+            total.reshape(shape),
+            dmin.reshape(shape).astype(np.float64),
+            dmax.reshape(shape).astype(np.float64),
+        )
 
     def folded(self, fold: np.ndarray, width: int) -> _CellStats:
         """Merge column ``c`` of row ``p`` into column ``fold[p, c]``; returns ``width`` columns."""

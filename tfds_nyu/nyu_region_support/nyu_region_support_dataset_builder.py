@@ -24,6 +24,7 @@ tfds_nyu/nyu_region_support --config=merged --manual_dir=DIR`` where Apache Beam
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Mapping
 
@@ -34,6 +35,7 @@ from etils import epath
 from rsn_tf import label_free
 from tfds_nyu import nyu_files, nyu_h5, nyu_mat, splits, synthetic
 from tfds_nyu.examples import example_features, region_support_example
+from tfds_nyu.generation import beam_requested, split_examples
 
 URLS = {key: expected.url for key, expected in nyu_files.EXPECTED.items()}
 FILENAMES = {key: expected.filename for key, expected in nyu_files.EXPECTED.items()}
@@ -127,6 +129,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         ),
     ]
     DEFAULT_CONFIG_NAME = "merged"
+    _use_beam = False  # set per build from the DownloadConfig (tfds_nyu.generation)
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
     {nyu_files.NYU_HOST_STATUS}
     Put the files for your config in the manual dir (any names):
@@ -152,10 +155,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def _download_and_prepare(self, dl_manager, download_config):
-        # The manual dir the user asked for, from the public DownloadConfig: TFDS's
+        # From the public DownloadConfig: the manual dir the user asked for (TFDS's
         # dl_manager.manual_dir raises the same AssertionError for "none given" and for
-        # "given but empty", which need different answers.
+        # "given but empty", which need different answers), and whether to generate on Beam.
         self._requested_manual_dir = download_config.manual_dir
+        self._use_beam = beam_requested(download_config)
         return super()._download_and_prepare(dl_manager, download_config)
 
     # ------------------------------------------------------------------ files
@@ -238,44 +242,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "train": [(*plan[i], scenes[i]) for i in sorted(train)],
             "test": [(*plan[i], scenes[i]) for i in sorted(test)],
         }
-        return {
-            split: self._generate_examples(split, items, {s: files[s] for s in config.sources}, luts)
-            for split, items in frames.items()
-        }
+        paths = {s: str(files[s]) for s in config.sources}
+        return {split: self._generate_examples(split, items, paths, luts) for split, items in frames.items()}
 
     def _generate_examples(self, split, frames, files, luts):
-        """Stream one frame at a time: read it, remap its labels, compute Algorithm 1's targets."""
-        skipped = 0
-        handles = {
-            source: nyu_mat.NyuLabeledMat(path, source, expected_size=(HEIGHT, WIDTH)) for source, path in files.items()
-        }
-        try:
-            for source, index, scene in frames:
-                frame = handles[source].frame(index)
-                depth = np.where(np.isfinite(frame.depth) & (frame.depth > 0), frame.depth, 0.0).astype(np.float32)
-                if not depth.any():
-                    skipped += 1
-                    log.warning("%s frame %d (%s) has no valid depth: skipped", files[source], index, scene)
-                    continue
-                key = f"{source}_{index:05d}"
-                yield (
-                    key,
-                    region_support_example(
-                        key,
-                        frame.image,
-                        depth,
-                        luts[source][frame.labels],
-                        self.builder_config.region_mode,
-                        source,
-                        scene,
-                    ),
-                )
-        finally:
-            for handle in handles.values():
-                handle.close()
-        self._record_skipped(split, skipped)
+        """One frame at a time (in process or on Beam): read it, remap its labels, run Algorithm 1."""
+        make = functools.partial(_mat_examples, files=files, luts=luts, region_mode=self.builder_config.region_mode)
+        return split_examples(frames, make, self._use_beam, split, lambda n: self._record_skipped(split, n))
 
     def _record_skipped(self, split: str, skipped: int) -> None:
+        _close_mats()
         self.info.metadata.setdefault("skipped_frames", {})[split] = skipped
         if skipped:
             log.warning("split %s: %d frame(s) without valid depth were skipped", split, skipped)
@@ -304,22 +280,55 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "validation": [f for f in frames if f.part == "train" and f.scene in held_out],
             "test": [f for f in frames if f.part == "val"],
         }
-        return {split: self._generate_h5_examples(split, items) for split, items in groups.items() if items}
+        make = functools.partial(_h5_examples, region_mode=self.builder_config.region_mode)
+        return {
+            split: split_examples(items, make, self._use_beam, split, lambda n, s=split: self._record_skipped(s, n))
+            for split, items in groups.items()
+            if items
+        }
 
-    def _generate_h5_examples(self, split, frames):
-        """One h5 file at a time: memory does not grow with the size of the tree."""
-        skipped = 0
-        for frame in frames:
-            image, depth = nyu_h5.read_h5_frame(frame.path)
-            if depth.shape != (HEIGHT, WIDTH):
-                raise nyu_h5.NyuH5Error(f"{frame.path}: {depth.shape[0]}x{depth.shape[1]}, expected {HEIGHT}x{WIDTH}")
-            if not depth.any():
-                skipped += 1
-                log.warning("%s has no valid depth: skipped", frame.path)
-                continue
-            mode = self.builder_config.region_mode
-            yield frame.key, region_support_example(frame.key, image, depth, None, mode, "h5", frame.scene)
-        self._record_skipped(split, skipped)
+
+# ---------------------------------------------------------------------- per-item example makers
+# Module-level (picklable) so that the Beam route can ship them to workers; the in-process
+# route calls the very same functions (tfds_nyu.generation).
+
+_OPEN_MATS: dict[tuple[str, str], nyu_mat.NyuLabeledMat] = {}
+
+
+def _open_mat(path: str, source: str) -> nyu_mat.NyuLabeledMat:
+    """One validated handle per file and process, opened on first use (workers open their own)."""
+    handle = _OPEN_MATS.get((path, source))
+    if handle is None:
+        handle = _OPEN_MATS[(path, source)] = nyu_mat.NyuLabeledMat(path, source, expected_size=(HEIGHT, WIDTH))
+    return handle
+
+
+def _close_mats() -> None:
+    while _OPEN_MATS:
+        _OPEN_MATS.popitem()[1].close()
+
+
+def _mat_examples(item, files: dict[str, str], luts: dict[str, np.ndarray], region_mode: str):
+    source, index, scene = item
+    frame = _open_mat(files[source], source).frame(index)
+    depth = np.where(np.isfinite(frame.depth) & (frame.depth > 0), frame.depth, 0.0).astype(np.float32)
+    if not depth.any():
+        log.warning("%s frame %d (%s) has no valid depth: skipped", files[source], index, scene)
+        return []
+    key = f"{source}_{index:05d}"
+    labels = luts[source][frame.labels]
+    return [(key, region_support_example(key, frame.image, depth, labels, region_mode, source, scene))]
+
+
+def _h5_examples(frame: nyu_h5.H5Frame, region_mode: str):
+    """One h5 file at a time: memory does not grow with the size of the tree."""
+    image, depth = nyu_h5.read_h5_frame(frame.path)
+    if depth.shape != (HEIGHT, WIDTH):
+        raise nyu_h5.NyuH5Error(f"{frame.path}: {depth.shape[0]}x{depth.shape[1]}, expected {HEIGHT}x{WIDTH}")
+    if not depth.any():
+        log.warning("%s has no valid depth: skipped", frame.path)
+        return []
+    return [(frame.key, region_support_example(frame.key, image, depth, None, region_mode, "h5", frame.scene))]
 
 
 def merge_class_names(names_per_source: dict[str, list[str]]) -> tuple[list[str], dict[str, np.ndarray]]:

@@ -19,6 +19,7 @@ custom size or depth scale: ``rsn-build-dataset --dataset=rgbd_folder/mine --man
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 
 import numpy as np
@@ -28,6 +29,7 @@ from etils import epath
 from rsn_tf import label_free
 from tfds_nyu import rgbd_frames, splits
 from tfds_nyu.examples import example_features, region_support_example
+from tfds_nyu.generation import beam_requested, split_examples
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         _config("labels", "S = the folder's labels/ (every frame must have one), as in the paper."),
     ]
     DEFAULT_CONFIG_NAME = label_free.DEFAULT_LABEL_FREE_MODE
+    _use_beam = False  # set per build from the DownloadConfig (tfds_nyu.generation)
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Pass your RGB-D folder as the manual dir. It holds rgb/<stem>.png|jpg, depth/<stem>.png (16-bit,
     1000 per metre unless the config's depth_scale says otherwise) or depth/<stem>.npy (metres),
@@ -85,6 +88,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             supervised_keys=("image", "depth"),
             metadata=tfds.core.MetadataDict(),
         )
+
+    def _download_and_prepare(self, dl_manager, download_config):
+        self._use_beam = beam_requested(download_config)
+        return super()._download_and_prepare(dl_manager, download_config)
 
     def _folder(self, dl_manager) -> epath.Path:
         try:
@@ -127,19 +134,27 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return {s: self._generate_examples(s, items) for s, items in groups.items() if items}
 
     def _generate_examples(self, split, frames):
-        """One frame at a time: read, check, fit to size, then Algorithm 1 on the mode's semantic map."""
+        """The split's examples, in process or on Beam (tfds_nyu.generation), one frame at a time."""
         config = self.builder_config
-        skipped = 0
-        for frame in frames:
-            rgb, depth, labels = rgbd_frames.read_frame(frame, config.depth_scale)
-            rgb, depth, labels, camera = rgbd_frames.fit_to_size(
-                rgb, depth, labels, frame.camera, (config.height, config.width)
-            )
-            if not depth.any():
-                skipped += 1
-                log.warning("%s has no valid depth: skipped", frame.depth)
-                continue
-            example = region_support_example(frame.stem, rgb, depth, labels, config.region_mode, ORIGIN, split)
-            example["camera"] = camera.as_array() if camera is not None else np.zeros(4, np.float32)
-            yield frame.stem, example
+        make = functools.partial(
+            _folder_examples,
+            size=(config.height, config.width),
+            depth_scale=config.depth_scale,
+            region_mode=config.region_mode,
+        )
+        return split_examples(frames, make, self._use_beam, split, lambda n: self._record_skipped(split, n))
+
+    def _record_skipped(self, split: str, skipped: int) -> None:
         self.info.metadata.setdefault("skipped_frames", {})[split] = skipped
+
+
+def _folder_examples(frame: rgbd_frames.FolderFrame, size: tuple[int, int], depth_scale: float, region_mode: str):
+    """One frame: read, check, fit to size, then Algorithm 1 on the mode's semantic map (picklable for Beam)."""
+    rgb, depth, labels = rgbd_frames.read_frame(frame, depth_scale)
+    rgb, depth, labels, camera = rgbd_frames.fit_to_size(rgb, depth, labels, frame.camera, size)
+    if not depth.any():
+        log.warning("%s has no valid depth: skipped", frame.depth)
+        return []
+    example = region_support_example(frame.stem, rgb, depth, labels, region_mode, ORIGIN, frame.split or "")
+    example["camera"] = camera.as_array() if camera is not None else np.zeros(4, np.float32)
+    return [(frame.stem, example)]
