@@ -18,6 +18,8 @@ reading a tree of any size keeps memory flat.
 from __future__ import annotations
 
 import dataclasses
+import io
+import os
 
 import h5py
 import numpy as np
@@ -82,7 +84,10 @@ def read_h5_frame(path: str | epath.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """(rgb uint8 HxWx3, depth float32 metres, 0 = no reading) of one h5 file."""
     path = epath.Path(path)
     try:
-        with h5py.File(str(path), "r") as f:
+        # h5py opens local paths only; a file on a cloud bucket (a Beam build on a cluster) is read
+        # whole (one frame, ~1.5 MB) and opened from memory.
+        source = str(path) if os.path.exists(str(path)) else io.BytesIO(path.read_bytes())
+        with h5py.File(source, "r") as f:
             for field in ("rgb", "depth"):
                 if field not in f:
                     raise NyuH5Error(f"{path}: missing dataset '{field}' (expected 'rgb' and 'depth')")

@@ -6,12 +6,14 @@
     rsn-build-dataset --dataset=nyu_region_support/h5 --manual_dir=~/nyudepthv2  # the sparse-to-dense tree
     rsn-build-dataset --dataset=rgbd_folder --manual_dir=~/my_rgbd               # your own RGB-D folder
     rsn-build-dataset --dataset=rgbd_folder/tum --manual_dir=~/tum --depth_scale=5000 --height=240 --width=320
+    rsn-build-dataset --dataset=nyu_region_support/h5 --manual_dir=~/nyudepthv2 --beam_workers=8   # Beam, locally
+    rsn-build-dataset ... --beam_pipeline_options=runner=DataflowRunner,project=P,...            # Beam, a cluster
 
 It does what ``tfds build`` does, through the TFDS Python API (TFDS 4.9.10's ``tfds`` command
-imports Apache Beam at start-up, so it fails where Beam is not installed), plus the NYU
-download switches and custom ``rgbd_folder`` configs. A custom config (any of
---height/--width/--depth_scale/--test_fraction/--region_mode given) is named by the part
-after ``rgbd_folder/``; train on it with ``rsn-train --dataset=rgbd_folder/<name>``.
+imports Apache Beam and mlcroissant at start-up, so it fails where they are not installed), plus
+the NYU download switches, custom ``rgbd_folder`` configs, and Beam builds (the ``[beam]`` extra).
+A custom config (any of --height/--width/--depth_scale/--test_fraction/--region_mode given) is
+named by the part after ``rgbd_folder/``; train on it with ``rsn-train --dataset=rgbd_folder/<name>``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ flags.DEFINE_integer("width", None, "rgbd_folder custom config: output width (de
 flags.DEFINE_float("depth_scale", None, "rgbd_folder custom config: depth PNG units per metre (default 1000).", **_F)
 flags.DEFINE_float("test_fraction", None, "rgbd_folder custom config: test share when the folder has no split.", **_F)
 flags.DEFINE_string("region_mode", None, "rgbd_folder custom config: labels, felzenszwalb, slic or depth_only.", **_F)
+flags.DEFINE_integer("beam_workers", None, "Build on Apache Beam's DirectRunner with N worker processes.", **_F)
+flags.DEFINE_string(
+    "beam_pipeline_options",
+    None,
+    "Build on Apache Beam with these options, as tfds build takes them: comma-separated key=value, e.g. "
+    "runner=DataflowRunner,project=P,region=R,temp_location=gs://B/tmp,num_workers=50",
+    **_F,
+)
 
 _CUSTOM = ("height", "width", "depth_scale", "test_fraction", "region_mode")
 
@@ -79,6 +89,32 @@ def _builder_kwargs(name: str, config: str | None) -> dict:
     )
 
 
+def _beam_options():
+    """Beam pipeline options from --beam_workers / --beam_pipeline_options, or None (build in process)."""
+    if FLAGS.beam_workers is None and not FLAGS.beam_pipeline_options:
+        return None
+    if FLAGS.beam_workers is not None and FLAGS.beam_pipeline_options:
+        raise common.CliError("give --beam_workers or --beam_pipeline_options, not both")
+    if FLAGS.beam_workers is not None and FLAGS.beam_workers < 1:
+        raise common.CliError(f"--beam_workers={FLAGS.beam_workers}: must be at least 1")
+    try:
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError:
+        from tfds_nyu.generation import BEAM_INSTALL_HINT
+
+        raise common.CliError(f"--beam_*: Apache Beam is not installed: {BEAM_INSTALL_HINT}") from None
+    if FLAGS.beam_workers is not None:
+        args = ["--runner=DirectRunner", "--direct_running_mode=multi_processing"]
+        args.append(f"--direct_num_workers={FLAGS.beam_workers}")
+    else:
+        items = [kv.strip() for kv in FLAGS.beam_pipeline_options.split(",") if kv.strip()]
+        bad = [kv for kv in items if "=" not in kv]
+        if bad:
+            raise common.CliError(f"--beam_pipeline_options: expected key=value items, got {bad}")
+        args = [f"--{kv.lstrip('-')}" for kv in items]
+    return PipelineOptions(args)
+
+
 def _build(positionals: list[str]) -> int:
     if positionals:
         raise common.CliError(f"unexpected argument(s) {positionals}")
@@ -98,7 +134,9 @@ def _build(positionals: list[str]) -> int:
         builder = cls(data_dir=FLAGS.data_dir, **kwargs)
     except ValueError as error:  # an unknown config name or a bad custom value
         raise common.CliError(f"--dataset={FLAGS.dataset}: {error}") from error
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=FLAGS.manual_dir))
+    options = _beam_options()
+    download_config = tfds.download.DownloadConfig(manual_dir=FLAGS.manual_dir, beam_options=options)
+    builder.download_and_prepare(download_config=download_config)
     info = builder.info
     counts = ", ".join(f"{s} {info.splits[s].num_examples}" for s in info.splits)
     mode = (info.metadata or {}).get("region_mode", "?")
