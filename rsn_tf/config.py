@@ -194,8 +194,7 @@ PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
         "optimizer.name": "adam",
         "optimizer.learning_rate": 3e-3,
         "optimizer.schedule": "cosine",
-        # 11 epochs = 473 steps: 12 (516 steps) measured 588-600 s for the whole demo, at the limit.
-        "trainer.epochs": 11,
+        "trainer.epochs": 12,
         "ablation": {"trainer.epochs": 8},
     },
 }
