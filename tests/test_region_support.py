@@ -281,3 +281,51 @@ def test_deviations_are_documented():
     text = " ".join(" ".join(row) for row in DEVIATIONS)
     for topic in ("connected", "Unlabelled", "strict", "small", "threshold", "var"):
         assert topic.lower() in text.lower()
+
+
+def _blob_scene(rng, h=24, w=32):
+    """Four rectangular classes in separate quadrants (blobs: the printed walk equals 8-connected
+    components there), depth on a 0.25 m grid (so bin edges are exact), a gradient that gets pieces
+    cut into bins, and a few holes."""
+    semantic = np.zeros((h, w), np.int64)
+    for c, (r0, c0) in enumerate([(0, 0), (0, w // 2), (h // 2, 0), (h // 2, w // 2)], 1):
+        hh, ww = rng.integers(4, h // 2 - 1), rng.integers(5, w // 2 - 1)
+        semantic[r0 + 1 : r0 + 1 + hh, c0 + 1 : c0 + 1 + ww] = c
+    slope = 0.25 * rng.integers(0, 3)
+    depth = np.round(rng.uniform(0, 1, (h, w)) * 4 + np.arange(w)[None, :] * slope) / 4
+    depth[rng.uniform(size=(h, w)) < 0.05] = 0
+    return semantic, depth
+
+
+def test_printed_region_support_equals_the_literal_transcription_on_blob_scenes():
+    from rsn_tf.region_support import printed_region_support
+
+    rng = np.random.default_rng(0)
+    zero_fractions = []
+    for _ in range(15):
+        semantic, depth = _blob_scene(rng)
+        _, reference = paper_reference(semantic, depth)
+        ours = printed_region_support(semantic, depth)
+        np.testing.assert_allclose(ours.region_support, reference, atol=1e-5)
+        assert ((ours.regions > 0) == (ours.region_support > 0)).all()
+        zero_fractions.append(np.mean(reference[depth > 0] == 0))
+    assert max(zero_fractions) > 0.3  # the gaps are really exercised
+
+
+def test_printed_region_support_leaves_the_printed_gaps_by_hand():
+    from rsn_tf.region_support import printed_region_support
+
+    # One piece, 20 px: five each at 1.0, 1.5, 2.5 and 3.0 m. var = (3 - 1) / 10 = 0.2; the range 2.0
+    # is >= 2 var, so the piece is cut into open bins (1 + k var, 1 + (k + 1) var). A bin is written
+    # when it holds more than 20 / (2.0 / 0.2) = 2 px.
+    depth = np.repeat([1.0, 1.5, 2.5, 3.0], 5)[None, :]
+    semantic = np.ones((1, 20), np.int64)
+    out = printed_region_support(semantic, depth).region_support[0]
+    expected = np.repeat([0.0, 1.5, 2.5, 0.0], 5)
+    # 1.0 sits on the edge of bin 0 (start < d fails): 0. 1.5 and 2.5 fill bins (1.4, 1.6) and
+    # (2.4, 2.6) with 5 px each: written with their mean. 3.0 is max(d): its bin is never reached.
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    _, reference = paper_reference(semantic, depth)
+    np.testing.assert_allclose(out, reference[0], atol=1e-6)
+    # The project's algorithm gives every pixel a region instead.
+    assert (region_support(semantic, depth).region_support > 0).all()
