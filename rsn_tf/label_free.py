@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_LABEL_FREE_MODE",
     "LABEL_FREE_MODES",
     "REGION_MODES",
+    "check_region_mode",
     "label_free_semantic_map",
     "semantic_map",
 ]
@@ -46,6 +47,12 @@ SLIC_COMPACTNESS = 10.0
 FELZENSZWALB_SCALE_VGA = 400.0
 FELZENSZWALB_MIN_SIZE_VGA = 1500
 _VGA_PIXELS = 480 * 640
+
+
+def check_region_mode(mode: str) -> None:
+    """Raise ``ValueError`` naming ``region_mode`` unless ``mode`` is one of ``REGION_MODES``."""
+    if mode not in REGION_MODES:
+        raise ValueError(f"region_mode: expected one of {', '.join(REGION_MODES)}, got {mode!r}")
 
 
 def _check_image(image: np.ndarray, depth: np.ndarray, mode: str) -> np.ndarray:

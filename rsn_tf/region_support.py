@@ -461,17 +461,16 @@ def printed_region_support(semantic: np.ndarray, depth: np.ndarray) -> RegionSup
     inside = np.flatnonzero(piece_of > 0)
     p, d = piece_of[inside], d_all[inside]
     rows = int(piece_of.max()) + 1
-    pmin, pmax = _group_range(p, d, rows)
-    count = np.bincount(p, minlength=rows)
+    count, sums, pmin, pmax = _group_stats(p, d, rows)
     prange = pmax - pmin
     regions = np.zeros(shape[0] * shape[1], np.int32)
     support = np.zeros(shape[0] * shape[1], np.float32)
-    whole = (prange < 2 * var)[p] | (var <= 0)
-    # Uncut pieces: every pixel gets its piece's mean.
-    sums = np.bincount(p, weights=d, minlength=rows)
+    # Uncut pieces (range < 2 var): every pixel gets its piece's mean.
+    uncut = (prange < 2 * var) | (var <= 0)
+    whole = uncut[p]
     means = sums / np.maximum(count, 1)
     uncut_ids = np.zeros(rows, np.int64)
-    uncut_pieces = np.flatnonzero((count > 0) & ((prange < 2 * var) | (var <= 0)))
+    uncut_pieces = np.flatnonzero((count > 0) & uncut)
     uncut_ids[uncut_pieces] = np.arange(1, uncut_pieces.size + 1)
     regions[inside[whole]] = uncut_ids[p[whole]]
     support[inside[whole]] = means[p[whole]]

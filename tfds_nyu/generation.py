@@ -7,7 +7,7 @@ a (file, index) pair) and one module-level function that turns an item into its 
 * in this process, one item at a time (the default: no extra dependency), or
 * as a Beam pipeline, when the build asks for one (``tfds build ... --beam_pipeline_options=...``,
   or ``DownloadConfig(beam_runner=...)`` / ``beam_options=...``): ``Create`` the items,
-  ``Reshuffle`` them over the workers, and ``FlatMap`` the same function.
+  ``Reshuffle`` them over the workers, and ``ParDo`` the same function.
 
 Both routes call the same function on the same items, so they produce the same examples,
 byte for byte (a test checks it); only the order of examples within shards may differ.
@@ -20,13 +20,10 @@ metadata, so they are counted in the Beam counter ``rsn_tf:skipped_frames``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 __all__ = ["BEAM_INSTALL_HINT", "beam_requested", "split_examples"]
-
-log = logging.getLogger(__name__)
 
 BEAM_INSTALL_HINT = "pip install 'rsn-tf[beam]' (or pip install apache-beam==2.77.0)"
 

@@ -136,7 +136,7 @@ def identify(path: str | epath.PathLike) -> str | None:
         ) from error
     if not {"images", "depths", "labels"} <= keys:
         return None
-    version = "v2" if any(k in keys for k in ("instances", "sceneTypes", "rawRgbFilenames")) else "v1"
+    version = "v2" if any(k in keys for k in nyu_mat.V2_ONLY_FIELDS) else "v1"
     with nyu_mat.NyuLabeledMat(path, version) as mat:  # validates every field; raises naming the file
         expected = EXPECTED[version].frames
         if len(mat) != expected:

@@ -36,6 +36,7 @@ __all__ = [
     "V2_FILENAME",
     "SPLITS_FILENAME",
     "REQUIRED_FIELDS",
+    "V2_ONLY_FIELDS",
     "decode_cell_strings",
     "write_labeled_mat",
     "write_splits_mat",
@@ -50,7 +51,7 @@ REQUIRED_FIELDS = {
     "v2": ("images", "depths", "labels", "names", "scenes", "instances", "sceneTypes"),
     "v1": ("images", "depths", "labels", "names", "scenes"),
 }
-_V2_ONLY = ("instances", "sceneTypes", "rawRgbFilenames")
+V2_ONLY_FIELDS = ("instances", "sceneTypes", "rawRgbFilenames")
 
 
 class NyuFormatError(ValueError):
@@ -131,10 +132,10 @@ class NyuLabeledMat:
 
     def _validate(self, expected_size: tuple[int, int] | None) -> None:
         keys = set(self._file.keys())
-        has_v2_fields = any(k in keys for k in _V2_ONLY)
+        has_v2_fields = any(k in keys for k in V2_ONLY_FIELDS)
         if self.version == "v1" and has_v2_fields:
             raise NyuFormatError(
-                f"{self.path}: this is an NYU Depth v2 file (it has {sorted(k for k in _V2_ONLY if k in keys)}); "
+                f"{self.path}: this is an NYU Depth v2 file (it has {sorted(k for k in V2_ONLY_FIELDS if k in keys)}); "
                 f"expected v1 ({V1_FILENAME})"
             )
         if self.version == "v2" and not has_v2_fields and {"images", "depths"} <= keys:

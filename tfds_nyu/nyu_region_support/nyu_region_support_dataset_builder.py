@@ -15,10 +15,11 @@ Configs:
 
 The real configs build from ``--manual_dir``, where files are recognised by content
 (``tfds_nyu.nyu_files``), and never wait on the dead original host unless asked
-(``nyu_region_support/v2:1.1.0/download=True``).
+(builder argument ``download=True``, or ``rsn-build-dataset --download``).
 
 Build: ``rsn-build-dataset --dataset=nyu_region_support/merged --manual_dir=DIR`` (or ``tfds build
-tfds_nyu/nyu_region_support --config=merged --manual_dir=DIR`` where Apache Beam is installed).
+tfds_nyu/nyu_region_support --config=merged --manual_dir=DIR`` where Apache Beam and mlcroissant,
+which TFDS 4.9.10's ``tfds`` command imports at start-up, are installed).
 """
 
 from __future__ import annotations
@@ -64,10 +65,7 @@ class NyuRegionSupportConfig(tfds.core.BuilderConfig):
     region_mode: str = "labels"  # rsn_tf.label_free.REGION_MODES
 
     def __post_init__(self):
-        if self.region_mode not in label_free.REGION_MODES:
-            raise ValueError(
-                f"region_mode: expected one of {', '.join(label_free.REGION_MODES)}, got {self.region_mode!r}"
-            )
+        label_free.check_region_mode(self.region_mode)
         if "h5" in self.sources and self.region_mode == "labels":
             raise ValueError("region_mode: the h5 tree has no labels; use a label-free mode")
 

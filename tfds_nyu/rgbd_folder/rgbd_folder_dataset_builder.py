@@ -47,10 +47,7 @@ class RgbdFolderConfig(tfds.core.BuilderConfig):
     test_fraction: float = 0.2  # of the stems, when the folder gives no split
 
     def __post_init__(self):
-        if self.region_mode not in label_free.REGION_MODES:
-            raise ValueError(
-                f"region_mode: expected one of {', '.join(label_free.REGION_MODES)}, got {self.region_mode!r}"
-            )
+        label_free.check_region_mode(self.region_mode)
         if self.height < 8 or self.width < 8:
             raise ValueError(f"height, width: must be at least 8, got {self.height}x{self.width}")
         if not self.depth_scale > 0:
