@@ -3,11 +3,13 @@
 Conventions (BTS, AdaBins, ZoeDepth, Depth Anything):
 
 * valid pixels: ``min_depth < gt < max_depth`` (strict; 1e-3 and 10 m for NYU), and
-  finite; optionally also inside the Eigen crop;
+  finite; optionally also inside the Eigen (NYU) or Garg (KITTI) crop;
 * predictions: NaN and -inf become ``min_depth``, +inf becomes ``max_depth``,
   then everything is clamped to ``[min_depth, max_depth]``;
 * every metric is computed per image over its valid pixels, then averaged over
-  images. Images with no valid pixel are left out of the average.
+  images. Images with no valid pixel are left out of the average. ``pooled_metrics``
+  gives the other aggregation in use, every valid pixel of the set weighing the same;
+  both come from the same per-pixel sums (``per_image_sums``).
 
 Two implementations share these rules: ``compute_depth_metrics`` (numpy, for
 offline evaluation) and the streaming ``keras.metrics.Metric`` classes (for
@@ -25,7 +27,17 @@ import tensorflow as tf
 __all__ = [
     "METRIC_NAMES",
     "MetricConfig",
+    "CROPS",
+    "ALIGNMENTS",
+    "AGGREGATIONS",
+    "SUM_NAMES",
     "eigen_crop_mask",
+    "garg_crop_mask",
+    "crop_mask",
+    "align_prediction",
+    "per_image_sums",
+    "metrics_from_sums",
+    "pooled_metrics",
     "valid_mask",
     "per_image_metrics",
     "compute_depth_metrics",
@@ -48,34 +60,85 @@ METRIC_NAMES: tuple[str, ...] = (
 
 # The Eigen crop, as rows [45, 471) and columns [41, 601) of a 480x640 frame.
 _EIGEN_CROP_480x640 = (45, 471, 41, 601)
+# Garg et al.'s crop for KITTI, as fractions of (height, height, width, width).
+_GARG_CROP_FRACTIONS = (0.40810811, 0.99189189, 0.03594771, 0.96405229)
+
+
+CROPS: tuple[str, ...] = ("none", "eigen", "garg")
+ALIGNMENTS: tuple[str, ...] = ("none", "median", "least_squares")
+AGGREGATIONS: tuple[str, ...] = ("per_image", "pooled")
 
 
 @dataclasses.dataclass(frozen=True)
 class MetricConfig:
-    """Evaluation options shared by the numpy and Keras metrics."""
+    """Evaluation options shared by the numpy and Keras metrics.
+
+    ``crop``: ``eigen`` (NYU, rows 45:471 and columns 41:601 of 480x640) or ``garg``
+    (KITTI's crop, as fractions of the frame), scaled to other sizes. ``alignment``, per
+    image over its valid pixels, before clamping: ``median`` scales the prediction by
+    median(gt) / median(pred) (Monodepth2's protocol); ``least_squares`` fits a scale and a
+    shift in depth (MiDaS's protocol, in depth rather than disparity). Both are for
+    relative-depth models and fair comparisons with them; the paper's numbers use neither.
+    """
 
     min_depth: float = 1e-3
     max_depth: float = 10.0
-    eigen_crop: bool = False
+    crop: str = "none"
+    alignment: str = "none"
+
+    def __post_init__(self):
+        if self.crop not in CROPS:
+            raise ValueError(f"crop={self.crop!r}: expected one of {', '.join(CROPS)}")
+        if self.alignment not in ALIGNMENTS:
+            raise ValueError(f"alignment={self.alignment!r}: expected one of {', '.join(ALIGNMENTS)}")
+        if not 0 <= self.min_depth < self.max_depth:
+            raise ValueError(f"min_depth={self.min_depth}, max_depth={self.max_depth}: need 0 <= min < max")
+
+    @property
+    def eigen_crop(self) -> bool:
+        return self.crop == "eigen"
+
+
+def _scaled_box(height: int, width: int, top: float, bottom: float, left: float, right: float) -> np.ndarray:
+    mask = np.zeros((height, width), bool)
+    mask[
+        int(round(top * height)) : int(round(bottom * height)), int(round(left * width)) : int(round(right * width))
+    ] = True
+    return mask
 
 
 def eigen_crop_mask(height: int, width: int) -> np.ndarray:
     """Boolean (H, W) mask of the Eigen crop, scaled from 480x640 for other sizes."""
     top, bottom, left, right = _EIGEN_CROP_480x640
+    return _scaled_box(height, width, top / 480, bottom / 480, left / 640, right / 640)
+
+
+def garg_crop_mask(height: int, width: int) -> np.ndarray:
+    """Boolean (H, W) mask of Garg's crop (KITTI): rows [0.4081, 0.9919) and columns [0.0359, 0.9641)."""
     mask = np.zeros((height, width), bool)
-    mask[
-        int(round(top * height / 480)) : int(round(bottom * height / 480)),
-        int(round(left * width / 640)) : int(round(right * width / 640)),
-    ] = True
+    top, bottom, left, right = _GARG_CROP_FRACTIONS
+    # Truncation, as the KITTI evaluations do, not rounding.
+    mask[int(top * height) : int(bottom * height), int(left * width) : int(right * width)] = True
     return mask
 
 
+def crop_mask(crop: str, height: int, width: int) -> np.ndarray:
+    """The (H, W) mask of a named crop (all True for ``none``)."""
+    if crop == "eigen":
+        return eigen_crop_mask(height, width)
+    if crop == "garg":
+        return garg_crop_mask(height, width)
+    if crop == "none":
+        return np.ones((height, width), bool)
+    raise ValueError(f"crop={crop!r}: expected one of {', '.join(CROPS)}")
+
+
 def valid_mask(gt: np.ndarray, config: MetricConfig = MetricConfig()) -> np.ndarray:
-    """Pixels that count: finite, strictly inside (min_depth, max_depth), optionally Eigen-cropped."""
+    """Pixels that count: finite, strictly inside (min_depth, max_depth), inside the crop."""
     with np.errstate(invalid="ignore"):
         mask = np.isfinite(gt) & (gt > config.min_depth) & (gt < config.max_depth)
-    if config.eigen_crop:
-        mask &= eigen_crop_mask(*gt.shape[-2:])
+    if config.crop != "none":
+        mask &= crop_mask(config.crop, *gt.shape[-2:])
     return mask
 
 
@@ -83,6 +146,21 @@ def _clamp_prediction(pred: np.ndarray, config: MetricConfig) -> np.ndarray:
     pred = np.where(np.isposinf(pred), config.max_depth, pred)
     pred = np.where(np.isnan(pred) | np.isneginf(pred), config.min_depth, pred)
     return np.clip(pred, config.min_depth, config.max_depth)
+
+
+def align_prediction(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, alignment: str) -> np.ndarray:
+    """One image's prediction aligned to its ground truth on ``mask`` (see MetricConfig)."""
+    if alignment == "none" or not mask.any():
+        return pred
+    p, g = pred[mask], gt[mask]
+    if alignment == "median":
+        median = np.median(p)
+        return pred * (np.median(g) / median) if median > 0 else pred
+    if alignment == "least_squares":
+        design = np.stack([p, np.ones_like(p)], axis=1)
+        (scale, shift), *_ = np.linalg.lstsq(design, g, rcond=None)
+        return pred * scale + shift
+    raise ValueError(f"alignment={alignment!r}: expected one of {', '.join(ALIGNMENTS)}")
 
 
 def _as_batch(array: np.ndarray, name: str) -> np.ndarray:
@@ -96,43 +174,94 @@ def _as_batch(array: np.ndarray, name: str) -> np.ndarray:
     return array
 
 
+# Every metric is a function of these per-pixel sums, so the same sums give the per-image
+# value (one image's sums) and the whole-set pooled value (the sums over every image).
+SUM_NAMES: tuple[str, ...] = (
+    "n",
+    "abs_rel",
+    "sq_rel",
+    "sq_err",
+    "log_sq",
+    "log_sum",
+    "log10_abs",
+    "delta1",
+    "delta2",
+    "delta3",
+)
+
+
+def per_image_sums(pred: np.ndarray, gt: np.ndarray, config: MetricConfig = MetricConfig()) -> dict[str, np.ndarray]:
+    """The per-pixel sums behind every metric, for every image: a dict of (B,) float64 arrays."""
+    pred = _as_batch(pred, "pred").astype(np.float64)
+    gt = _as_batch(gt, "gt").astype(np.float64)
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred and gt must have the same shape, got pred {pred.shape} and gt {gt.shape}")
+    sums = {name: np.zeros(len(gt)) for name in SUM_NAMES}
+    for i, (p_img, g_img) in enumerate(zip(pred, gt)):
+        mask = valid_mask(g_img, config)
+        if not mask.any():
+            continue
+        p_img = np.where(np.isposinf(p_img), config.max_depth, p_img)
+        p_img = np.where(np.isnan(p_img) | np.isneginf(p_img), config.min_depth, p_img)
+        p_img = _clamp_prediction(align_prediction(p_img, g_img, mask, config.alignment), config)
+        p, g = p_img[mask], g_img[mask]
+        ratio = np.maximum(g / p, p / g)
+        log_err = np.log(p) - np.log(g)
+        values = {
+            "n": float(mask.sum()),
+            "abs_rel": np.sum(np.abs(g - p) / g),
+            "sq_rel": np.sum((g - p) ** 2 / g),
+            "sq_err": np.sum((g - p) ** 2),
+            "log_sq": np.sum(log_err**2),
+            "log_sum": np.sum(log_err),
+            "log10_abs": np.sum(np.abs(log_err)) / np.log(10.0),  # = sum |log10 p - log10 g|
+            "delta1": np.sum(ratio < 1.25),
+            "delta2": np.sum(ratio < 1.25**2),
+            "delta3": np.sum(ratio < 1.25**3),
+        }
+        for name in SUM_NAMES:
+            sums[name][i] = values[name]
+    return sums
+
+
+def metrics_from_sums(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every metric from per-pixel sums (any shape); NaN where ``n`` is 0."""
+    n = np.asarray(sums["n"], np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = lambda key: np.where(n > 0, np.asarray(sums[key]) / n, np.nan)  # noqa: E731
+        log_sq, log_mean = mean("log_sq"), mean("log_sum")
+        return {
+            "abs_rel": mean("abs_rel"),
+            "sq_rel": mean("sq_rel"),
+            "rmse": np.sqrt(mean("sq_err")),
+            "rmse_log": np.sqrt(log_sq),
+            "rmse_log10": np.sqrt(log_sq) / np.log(10.0),
+            "log10": mean("log10_abs"),
+            "delta1": mean("delta1"),
+            "delta2": mean("delta2"),
+            "delta3": mean("delta3"),
+            "silog": 100.0 * np.sqrt(np.maximum(log_sq - log_mean**2, 0.0)),
+        }
+
+
 def per_image_metrics(pred: np.ndarray, gt: np.ndarray, config: MetricConfig = MetricConfig()) -> dict[str, np.ndarray]:
     """Every metric for every image: a dict of (B,) float64 arrays.
 
     Images with no valid pixel get NaN (and ``valid_pixels`` = 0).
     """
-    pred = _as_batch(pred, "pred").astype(np.float64)
-    gt = _as_batch(gt, "gt").astype(np.float64)
-    if pred.shape != gt.shape:
-        raise ValueError(f"pred and gt must have the same shape, got pred {pred.shape} and gt {gt.shape}")
-    out: dict[str, list[float]] = {name: [] for name in METRIC_NAMES}
-    out["valid_pixels"] = []
-    for p_img, g_img in zip(_clamp_prediction(pred, config), gt):
-        mask = valid_mask(g_img, config)
-        out["valid_pixels"].append(float(mask.sum()))
-        if not mask.any():
-            for name in METRIC_NAMES:
-                out[name].append(np.nan)
-            continue
-        p, g = p_img[mask], g_img[mask]
-        ratio = np.maximum(g / p, p / g)
-        log_err = np.log(p) - np.log(g)
-        log10_err = log_err / np.log(10.0)  # = log10(p) - log10(g), without two more log passes
-        values = {
-            "abs_rel": np.mean(np.abs(g - p) / g),
-            "sq_rel": np.mean((g - p) ** 2 / g),
-            "rmse": np.sqrt(np.mean((g - p) ** 2)),
-            "rmse_log": np.sqrt(np.mean(log_err**2)),
-            "rmse_log10": np.sqrt(np.mean(log10_err**2)),
-            "log10": np.mean(np.abs(log10_err)),
-            "delta1": np.mean(ratio < 1.25),
-            "delta2": np.mean(ratio < 1.25**2),
-            "delta3": np.mean(ratio < 1.25**3),
-            "silog": 100.0 * np.sqrt(max(np.mean(log_err**2) - np.mean(log_err) ** 2, 0.0)),
-        }
-        for name in METRIC_NAMES:
-            out[name].append(float(values[name]))
-    return {k: np.asarray(v, np.float64) for k, v in out.items()}
+    sums = per_image_sums(pred, gt, config)
+    out = {k: np.asarray(v, np.float64) for k, v in metrics_from_sums(sums).items()}
+    out["valid_pixels"] = sums["n"]
+    return out
+
+
+def pooled_metrics(sums: dict[str, np.ndarray]) -> dict[str, float]:
+    """Whole-set pixel pooling: every valid pixel of every image weighs the same."""
+    total = {k: float(np.sum(v)) for k, v in sums.items()}
+    values = metrics_from_sums(total)
+    result = {name: float(values[name]) for name in METRIC_NAMES}
+    result["num_pixels"] = int(total["n"])
+    return result
 
 
 def compute_depth_metrics(pred: np.ndarray, gt: np.ndarray, config: MetricConfig = MetricConfig()) -> dict[str, float]:
@@ -162,9 +291,10 @@ def _tf_per_image(name: str, pred: tf.Tensor, gt: tf.Tensor, config: MetricConfi
     pred = tf.where(tf.math.is_nan(pred), lo, pred)
     pred = tf.clip_by_value(pred, lo, hi)  # also maps +-inf to the bounds
     mask = tf.math.is_finite(gt) & (gt > lo) & (gt < hi)
-    if config.eigen_crop:
-        crop = eigen_crop_mask(gt.shape[1], gt.shape[2])
-        mask &= tf.constant(crop)[None]
+    if config.alignment != "none":
+        raise ValueError("the streaming depth metrics score raw predictions; alignment is for offline evaluation")
+    if config.crop != "none":
+        mask &= tf.constant(crop_mask(config.crop, gt.shape[1], gt.shape[2]))[None]
     weight = tf.cast(mask, tf.float32)
     n = tf.reduce_sum(weight, axis=[1, 2])
     counted = tf.cast(n > 0, tf.float32)
@@ -212,15 +342,16 @@ class DepthMetric(keras.metrics.Metric):
         metric: str = "abs_rel",
         min_depth: float = 1e-3,
         max_depth: float = 10.0,
-        eigen_crop: bool = False,
+        crop: str = "none",
         name: str | None = None,
+        eigen_crop: bool = False,  # the argument before ``crop`` existed; kept so old configs load
         **kwargs,
     ):
         if metric not in METRIC_NAMES:
             raise ValueError(f"metric: unknown depth metric {metric!r}; expected one of {METRIC_NAMES}")
         super().__init__(name=name or metric, **kwargs)
         self.metric = metric
-        self.config = MetricConfig(min_depth, max_depth, eigen_crop)
+        self.config = MetricConfig(min_depth, max_depth, "eigen" if eigen_crop else crop)
         self.total = self.add_variable(shape=(), initializer="zeros", name="total", dtype="float64")
         self.images = self.add_variable(shape=(), initializer="zeros", name="images", dtype="float64")
 
@@ -246,13 +377,13 @@ class DepthMetric(keras.metrics.Metric):
             "metric": self.metric,
             "min_depth": self.config.min_depth,
             "max_depth": self.config.max_depth,
-            "eigen_crop": self.config.eigen_crop,
+            "crop": self.config.crop,
         }
 
 
 def depth_metrics(config: MetricConfig = MetricConfig(), prefix: str = "") -> list[DepthMetric]:
     """One streaming metric per name in ``METRIC_NAMES``."""
     return [
-        DepthMetric(name_, config.min_depth, config.max_depth, config.eigen_crop, name=prefix + name_)
+        DepthMetric(name_, config.min_depth, config.max_depth, config.crop, name=prefix + name_)
         for name_ in METRIC_NAMES
     ]

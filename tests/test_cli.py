@@ -12,7 +12,7 @@ BIN = os.path.dirname(sys.executable)
 SCRIPTS = {
     "rsn-train": ["--stage", "--config", "--model_dir", "--preset", "--batch_size", "--learning_rate"],
     "rsn-export": ["--model_dir", "--keras_model", "--export_base", "--max_side"],
-    "rsn-evaluate": ["--model", "--split", "--eigen_crop", "--figures", "--compare"],
+    "rsn-evaluate": ["--model", "--split", "--crop", "--alignment", "--against", "--figures", "--compare"],
     "rsn-predict": ["--model", "--out", "--fx"],
     "rsn-ablation": ["--rows", "--out", "--epochs", "--preset", "--config"],
     "rsn-serve-client": ["--server", "--grpc", "--model"],

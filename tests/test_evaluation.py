@@ -7,6 +7,7 @@ the test reads itself from TFDS, never from the evaluate CLI's own output.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -28,7 +29,7 @@ from rsn_tf.evaluation.ablation import (
 )
 from rsn_tf.evaluation.figures import PANEL_WIDTH, comparison_grid, region_boundaries, region_support_figure
 from rsn_tf.evaluation.region_statistics import RegionStatistics, per_region_statistics
-from rsn_tf.metrics import METRIC_NAMES, MetricConfig, compute_depth_metrics, per_image_metrics
+from rsn_tf.metrics import METRIC_NAMES, MetricConfig, compute_depth_metrics, per_image_metrics, valid_mask
 from rsn_tf.region_support import region_support
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -167,7 +168,7 @@ def test_evaluate_cli_metrics_equal_rsn_tf_metrics_on_stored_predictions(data_di
         key = ex["key"].decode()
         np.save(tmp_path / f"{key}.npy", pred)
         preds.append(pred), gts.append(gt), keys.append(key)
-    for crop in (False, True):
+    for crop in ("none", "eigen", "garg"):
         out = tmp_path / f"out_{crop}"
         assert (
             evaluate(
@@ -175,24 +176,68 @@ def test_evaluate_cli_metrics_equal_rsn_tf_metrics_on_stored_predictions(data_di
                 f"--dataset={DATASET}",
                 f"--data_dir={data_dir}",
                 f"--out={out}",
-                *(["--eigen_crop"] if crop else []),
+                *(["--eigen_crop"] if crop == "eigen" else [f"--crop={crop}"]),
             )
             == 0
         )
-        expected = compute_depth_metrics(np.stack(preds), np.stack(gts), MetricConfig(eigen_crop=crop))
+        config = MetricConfig(crop=crop)
+        expected = compute_depth_metrics(np.stack(preds), np.stack(gts), config)
         got = json.loads((out / "metrics.json").read_text())
-        assert got["settings"]["eigen_crop"] is crop and got["settings"]["height"] == 480
+        assert got["settings"]["crop"] == crop and got["settings"]["height"] == 480
         for name in METRIC_NAMES:
             assert got["metrics"][name] == pytest.approx(expected[name], rel=1e-6, abs=1e-9), name
         assert got["metrics"]["num_images"] == len(keys)
-        per_image = per_image_metrics(np.stack(preds), np.stack(gts), MetricConfig(eigen_crop=crop))
+        per_image = per_image_metrics(np.stack(preds), np.stack(gts), config)
         rows = {r["key"]: r for r in csv.DictReader(open(out / "per_image.csv"))}
         for i, key in enumerate(keys):
             assert float(rows[key]["rmse"]) == pytest.approx(per_image["rmse"][i], rel=1e-9)
             assert float(rows[key]["delta1"]) == pytest.approx(per_image["delta1"][i], rel=1e-9)
+        # Pooled: every valid pixel of the split in one array, scored directly.
+        p_all, g_all = [], []
+        for pred, gt in zip(preds, gts):
+            mask = valid_mask(gt, config)
+            p_all.append(np.clip(np.nan_to_num(pred.astype(np.float64), nan=1e-3)[mask], 1e-3, 10.0))
+            g_all.append(gt[mask].astype(np.float64))
+        p_all, g_all = np.concatenate(p_all), np.concatenate(g_all)
+        pooled = got["pooled_metrics"]
+        assert pooled["num_pixels"] == len(g_all)
+        assert pooled["abs_rel"] == pytest.approx(np.mean(np.abs(p_all - g_all) / g_all), rel=1e-9)
+        assert pooled["rmse"] == pytest.approx(np.sqrt(np.mean((p_all - g_all) ** 2)), rel=1e-9)
+        assert pooled["delta1"] == pytest.approx(np.mean(np.maximum(p_all / g_all, g_all / p_all) < 1.25), rel=1e-9)
+        # The protocol, first in every report, with the split's fingerprint made independently here.
+        fingerprint = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
+        assert got["protocol"]["fingerprint"] == fingerprint and got["protocol"]["frames"] == len(keys)
+        assert got["protocol"]["crop"] == crop and got["protocol"]["aggregation"] == "per_image"
         table = (out / "metrics.md").read_text()
+        assert table.splitlines()[0] == got["protocol_line"]
+        assert f"{len(keys)} frames (sha256 {fingerprint[:12]})" in got["protocol_line"]
+        assert f"crop {crop}," in got["protocol_line"]
         assert "| rel | RMSE-log (ln) | RMSE-log (log10) | RMSE-lin | δ<1.25 | δ<1.25² | δ<1.25³ |" in table
         assert f"{expected['abs_rel']:.4f}" in table and f"{expected['rmse']:.4f}" in table
+
+
+def test_reports_under_different_protocols_cannot_be_compared(data_dir, test_split, tmp_path, capsys):
+    from rsn_tf.evaluation.protocol import ProtocolMismatchError, compare_reports
+
+    for ex in test_split:
+        np.save(tmp_path / f"{ex['key'].decode()}.npy", ex["depth"] * 1.2)
+    common = [f"--model={tmp_path}", f"--dataset={DATASET}", f"--data_dir={data_dir}"]
+    assert evaluate(*common, f"--out={tmp_path / 'plain'}") == 0
+    plain = str(tmp_path / "plain" / "metrics.json")
+    # Same protocol: compared, and median alignment's effect shows as the difference.
+    assert evaluate(*common, f"--out={tmp_path / 'again'}", f"--against={plain}") == 0
+    assert "| abs_rel | 0.2000 | 0.2000 | +0.0000 |" in capsys.readouterr().out
+    # Another crop, another alignment, or other frames: refused, naming each difference.
+    assert evaluate(*common, f"--out={tmp_path / 'eigen'}", "--crop=eigen", f"--against={plain}") == 2
+    assert "different protocols" in capsys.readouterr().err
+    assert evaluate(*common, f"--out={tmp_path / 'median'}", "--alignment=median") == 0
+    with pytest.raises(ProtocolMismatchError, match="alignment: 'none' vs 'median'"):
+        compare_reports(plain, str(tmp_path / "median" / "metrics.json"))
+    assert evaluate(*common, f"--out={tmp_path / 'fewer'}", "--max_images=1") == 0
+    with pytest.raises(ProtocolMismatchError, match="frames: .*fingerprint: "):
+        compare_reports(plain, str(tmp_path / "fewer" / "metrics.json"))
+    median = json.loads((tmp_path / "median" / "metrics.json").read_text())["metrics"]
+    assert median["abs_rel"] == pytest.approx(0.0, abs=1e-6)  # a uniform 1.2x is undone by median scaling
 
 
 def test_a_uniform_10_percent_overestimate_gives_the_hand_computed_metrics(data_dir, test_split, tmp_path):

@@ -12,9 +12,13 @@ from rsn_tf.metrics import (
     DepthMetric,
     MetricConfig,
     compute_depth_metrics,
+    crop_mask,
     depth_metrics,
     eigen_crop_mask,
+    garg_crop_mask,
     per_image_metrics,
+    per_image_sums,
+    pooled_metrics,
 )
 
 LN2 = math.log(2.0)
@@ -74,7 +78,7 @@ def test_eigen_crop_on_480x640():
     gt = np.full((480, 640), 2.0)
     pred = gt.copy()
     pred[0:45] = 4.0  # errors only outside the crop
-    assert compute_depth_metrics(pred, gt, MetricConfig(eigen_crop=True))["abs_rel"] == 0.0
+    assert compute_depth_metrics(pred, gt, MetricConfig(crop="eigen"))["abs_rel"] == 0.0
     assert compute_depth_metrics(pred, gt)["abs_rel"] > 0.0
 
 
@@ -96,9 +100,9 @@ def random_batches(seed: int, n: int = 3, shape=(2, 24, 32)):
         yield pred, gt
 
 
-@pytest.mark.parametrize("eigen_crop", [False, True])
-def test_keras_streaming_metrics_match_numpy(eigen_crop):
-    config = MetricConfig(eigen_crop=eigen_crop)
+@pytest.mark.parametrize("crop", ["none", "eigen", "garg"])
+def test_keras_streaming_metrics_match_numpy(crop):
+    config = MetricConfig(crop=crop)
     metrics = depth_metrics(config)
     preds, gts = [], []
     for pred, gt in random_batches(seed=11):
@@ -123,3 +127,70 @@ def test_keras_metric_reset_and_config_round_trip():
     assert clone.metric == "delta1" and clone.config.eigen_crop and clone.name == "val_delta1"
     with pytest.raises(ValueError, match="metric: unknown"):
         DepthMetric("rmse_lin")
+
+
+def test_garg_crop_by_hand():
+    # KITTI's 375x1242: rows int(0.40810811 * 375) = 153 to int(0.99189189 * 375) = 371,
+    # columns int(0.03594771 * 1242) = 44 to int(0.96405229 * 1242) = 1197.
+    mask = garg_crop_mask(375, 1242)
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    assert (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1) == (153, 371, 44, 1197)
+    assert mask.sum() == (371 - 153) * (1197 - 44)
+    # 480x640: rows 195:476, columns 23:616.
+    mask = garg_crop_mask(480, 640)
+    assert mask.sum() == (476 - 195) * (616 - 23) and mask[195, 23] and not mask[194, 23] and not mask[195, 616]
+    assert crop_mask("none", 4, 5).all()
+    with pytest.raises(ValueError, match="crop='kitti'"):
+        MetricConfig(crop="kitti")
+
+
+def test_each_crop_scores_only_its_pixels():
+    gt = np.full((480, 640), 2.0)
+    pred = np.full((480, 640), 4.0)  # wrong everywhere: abs_rel 1
+    pred[45:471, 41:601] = 2.0  # right inside the Eigen crop
+    assert compute_depth_metrics(pred, gt, MetricConfig(crop="eigen"))["abs_rel"] == 0.0
+    # Without a crop: the wrong border is 480*640 - 426*560 pixels of abs_rel 1.
+    expected = (480 * 640 - 426 * 560) / (480 * 640)
+    assert compute_depth_metrics(pred, gt)["abs_rel"] == pytest.approx(expected)
+    # Garg's crop (rows 195:476, columns 23:616) holds rows 471:476 and columns 23:41 and 601:616 of wrong pixels.
+    right = (471 - 195) * (601 - 41)
+    total = (476 - 195) * (616 - 23)
+    assert compute_depth_metrics(pred, gt, MetricConfig(crop="garg"))["abs_rel"] == pytest.approx(1 - right / total)
+
+
+def test_per_image_mean_and_pooled_aggregation_by_hand():
+    # Image 1: 4 valid pixels, all exact. Image 2: 1 valid pixel (others invalid), off by 1 m at 2 m.
+    gt = np.array([[[1.0, 2.0], [3.0, 4.0]], [[2.0, 0.0], [0.0, 0.0]]])
+    pred = np.array([[[1.0, 2.0], [3.0, 4.0]], [[3.0, 5.0], [5.0, 5.0]]])
+    per_image = compute_depth_metrics(pred, gt)
+    # Per image: abs_rel (0 + 0.5) / 2 = 0.25; rmse (0 + 1) / 2 = 0.5; delta1 (1 + 0) / 2 = 0.5.
+    assert per_image["abs_rel"] == pytest.approx(0.25)
+    assert per_image["rmse"] == pytest.approx(0.5)
+    assert per_image["delta1"] == pytest.approx(0.5)
+    pooled = pooled_metrics(per_image_sums(pred, gt))
+    # Pooled over 5 pixels: abs_rel 0.5 / 5 = 0.1; rmse sqrt(1 / 5); delta1 4 / 5.
+    assert pooled["abs_rel"] == pytest.approx(0.1)
+    assert pooled["rmse"] == pytest.approx(np.sqrt(0.2))
+    assert pooled["delta1"] == pytest.approx(0.8)
+    assert pooled["num_pixels"] == 5
+    # silog pooled: e = ln 1.5 on one pixel of five: 100 * sqrt(e^2/5 - (e/5)^2).
+    e = np.log(1.5)
+    assert pooled["silog"] == pytest.approx(100 * np.sqrt(e**2 / 5 - (e / 5) ** 2))
+
+
+def test_median_and_least_squares_alignment_by_hand():
+    gt = np.array([[1.0, 2.0, 3.0, 4.0, 9.0]])
+    # Median scaling: median(gt) = 3, median(pred) = 1.5, so pred is doubled: exact.
+    pred = gt / 2.0
+    assert compute_depth_metrics(pred, gt)["abs_rel"] == pytest.approx(0.5)
+    assert compute_depth_metrics(pred, gt, MetricConfig(alignment="median"))["abs_rel"] == pytest.approx(0.0)
+    # An affine prediction (gt = 2 * pred + 1) is exact after least squares, not after median scaling.
+    pred = (gt - 1.0) / 2.0 + 0.0
+    pred[0, 0] = 0.0  # gt 1 -> pred 0: clamped before scoring without alignment, fitted with it
+    ls = compute_depth_metrics(pred, gt, MetricConfig(alignment="least_squares"))
+    assert ls["abs_rel"] == pytest.approx(0.0, abs=1e-9) and ls["delta1"] == 1.0
+    median = compute_depth_metrics(pred, gt, MetricConfig(alignment="median"))
+    # median(pred) = 1, median(gt) = 3: pred * 3 = [0, 1.5, 3, 4.5, 12], clamped after alignment to
+    # [1e-3, 1.5, 3, 4.5, 10] -> |err| / gt = [0.999, .25, 0, .125, 1/9].
+    expected = np.mean([0.999, 0.25, 0.0, 0.125, 1.0 / 9.0])
+    assert median["abs_rel"] == pytest.approx(expected)

@@ -1,7 +1,8 @@
 """rsn-evaluate: a trained model (or stored predictions) on a dataset split, the paper's way.
 
     rsn-evaluate --model=runs/rsn                       # a rsn-train --model_dir
-    rsn-evaluate --model=export/rsn --split=test --eigen_crop
+    rsn-evaluate --model=export/rsn --split=test --crop=eigen
+    rsn-evaluate --model=my_relative_model_npys/ --alignment=median --against=runs/rsn/eval_test/metrics.json
     rsn-evaluate --model=runs/ablation/end_to_end --figures=4
     rsn-evaluate --model=my_method_npys/ --height=480 --width=640
     rsn-evaluate --model=runs/rsn --dataset=rgbd_folder/slic --manual_dir=MY_RGBD --split=train+test
@@ -31,6 +32,12 @@ Evaluation runs at ``--height`` x ``--width``: by default the model's own resolu
 (Keras models), or the dataset's (SavedModels and stored predictions). Valid pixels are
 those with ground truth in (``--min_depth``, ``--max_depth``), optionally inside the Eigen
 crop; predictions are clamped to the same range.
+
+Every report opens with its protocol in one line (dataset and split, frame count and
+the split's sha256 fingerprint, size, crop, depth range, alignment, aggregation), and
+metrics.json keeps it; ``--against`` compares with another report only when every part of
+the protocol matches. The headline metrics are the mean of per-image metrics (the paper's
+and the field's convention); whole-set pixel-pooled metrics are given beside them.
 """
 
 from __future__ import annotations
@@ -59,7 +66,18 @@ flags.DEFINE_integer("batch_size", 8, "Images per batch.", **_F)
 flags.DEFINE_integer("height", None, "Evaluation height (default: see above).", **_F)
 flags.DEFINE_integer("width", None, "Evaluation width.", **_F)
 flags.DEFINE_integer("max_images", None, "Evaluate only the first N images.", **_F)
-flags.DEFINE_boolean("eigen_crop", False, "Score only inside the Eigen crop.", **_F)
+flags.DEFINE_enum("crop", "none", ["none", "eigen", "garg"], "Score only inside this crop (eigen: NYU).", **_F)
+flags.DEFINE_boolean("eigen_crop", False, "The same as --crop=eigen.", **_F)
+flags.DEFINE_enum(
+    "alignment",
+    "none",
+    ["none", "median", "least_squares"],
+    "Per-image alignment before scoring, for relative-depth models (the paper uses none).",
+    **_F,
+)
+flags.DEFINE_string(
+    "against", None, "Another metrics.json: print both and the difference (refused if the protocols differ).", **_F
+)
 flags.DEFINE_float("min_depth", 1e-3, "Valid ground truth lies above this (m).", **_F)
 flags.DEFINE_float("max_depth", 10.0, "Valid ground truth lies below this (m).", **_F)
 flags.DEFINE_integer("figures", 0, "Write figure3.png and region_support.png for N images.", **_F)
@@ -109,6 +127,10 @@ def _default_out(model: str, split: str) -> str:
 def _check_flags() -> list[tuple[str, str]]:
     if not FLAGS.model:
         raise common.CliError("--model is required: a SavedModel, export base, run dir, stage dir, .keras or .npy dir")
+    if FLAGS.eigen_crop and FLAGS.crop not in ("none", "eigen"):
+        raise common.CliError(f"--eigen_crop and --crop={FLAGS.crop} contradict each other; give one")
+    if FLAGS.against and not os.path.isfile(FLAGS.against):
+        raise common.CliError(f"--against={FLAGS.against}: no such metrics.json")
     if FLAGS.min_depth < 0 or FLAGS.max_depth <= FLAGS.min_depth:
         raise common.CliError(f"--min_depth={FLAGS.min_depth} / --max_depth={FLAGS.max_depth}: need 0 <= min < max")
     if (FLAGS.height is None) != (FLAGS.width is None):
@@ -157,7 +179,12 @@ def _evaluate(positionals: list[str]) -> int:
                 file=sys.stderr,
             )
     others = [load_source(path, label) for label, path in compare] if FLAGS.figures else []
-    metric_config = MetricConfig(min_depth=FLAGS.min_depth, max_depth=FLAGS.max_depth, eigen_crop=FLAGS.eigen_crop)
+    metric_config = MetricConfig(
+        min_depth=FLAGS.min_depth,
+        max_depth=FLAGS.max_depth,
+        crop="eigen" if FLAGS.eigen_crop else FLAGS.crop,
+        alignment=FLAGS.alignment,
+    )
     result = evaluate_source(
         source,
         batches,
@@ -187,6 +214,10 @@ def _evaluate(positionals: list[str]) -> int:
     with open(paths["markdown"]) as fh:
         print("\n" + fh.read())
     print("Wrote " + ", ".join(paths.values()))
+    if FLAGS.against:
+        from rsn_tf.evaluation.protocol import compare_reports
+
+        print("\n" + compare_reports(FLAGS.against, paths["json"]))
     return 0
 
 

@@ -10,7 +10,15 @@ import numpy as np
 
 from rsn_tf.evaluation.region_statistics import RegionStatistics
 from rsn_tf.evaluation.sources import DepthSource
-from rsn_tf.metrics import METRIC_NAMES, MetricConfig, per_image_metrics, valid_mask
+from rsn_tf.metrics import (
+    METRIC_NAMES,
+    SUM_NAMES,
+    MetricConfig,
+    metrics_from_sums,
+    per_image_sums,
+    pooled_metrics,
+    valid_mask,
+)
 
 __all__ = ["EvaluationResult", "evaluate_source"]
 
@@ -21,6 +29,12 @@ class EvaluationResult:
     per_image: list[dict]  # one row per image: key, valid_pixels, every metric
     region_statistics: dict[str, dict[str, float]]
     examples: dict[str, list] = dataclasses.field(default_factory=dict)  # kept for figures
+    pooled: dict[str, float] = dataclasses.field(default_factory=dict)  # whole-set pixel pooling
+
+    @property
+    def keys(self) -> list[str]:
+        """Every evaluated example's id, in order (the split's fingerprint is made from them)."""
+        return [row["key"] for row in self.per_image]
 
 
 def _as_numpy(batch: dict) -> dict:
@@ -40,6 +54,7 @@ def evaluate_source(
     from tqdm import tqdm
 
     rows: list[dict] = []
+    totals = {name: 0.0 for name in SUM_NAMES}
     stats = RegionStatistics()
     examples: dict[str, list] = {
         k: [] for k in ("key", "rgb", "depth", "regions", "region_support", "predicted_region_support", source.name)
@@ -53,7 +68,11 @@ def evaluate_source(
         pred, gt = out["depth"], batch["depth"][..., 0]
         if pred.shape != gt.shape:
             raise ValueError(f"{source.path}: predicted depth has shape {pred.shape}, ground truth {gt.shape}")
-        metrics = per_image_metrics(pred, gt, metric_config)
+        sums = per_image_sums(pred, gt, metric_config)
+        metrics = metrics_from_sums(sums)
+        metrics["valid_pixels"] = sums["n"]
+        for name in SUM_NAMES:
+            totals[name] += float(sums[name].sum())
         keys = [k.decode() if isinstance(k, bytes) else str(k) for k in batch["key"]]
         for i, key in enumerate(keys):
             rows.append(
@@ -90,4 +109,4 @@ def evaluate_source(
         )
     averages = {name: float(np.mean([r[name] for r in counted])) for name in METRIC_NAMES}
     averages["num_images"] = len(counted)
-    return EvaluationResult(averages, rows, stats.result(), examples)
+    return EvaluationResult(averages, rows, stats.result(), examples, pooled_metrics(totals))

@@ -4,8 +4,12 @@ One metrics.json shape, written here for the evaluate CLI, for every trained sta
 trainer) and for the ablation's data-only rows::
 
     {"model": name,
-     "settings": {"dataset", "split", "height", "width", "eigen_crop", "min_depth", "max_depth"},
+     "protocol_line": "Protocol: ...",     # the one line every report opens with
+     "protocol": {dataset, split, frames, fingerprint, height, width, crop, min_depth,
+                  max_depth, alignment, aggregation},     # rsn_tf/evaluation/protocol.py
+     "settings": {"dataset", "split", "height", "width", "crop", "min_depth", "max_depth", "alignment"},
      "metrics": {abs_rel, sq_rel, rmse, rmse_log, rmse_log10, log10, delta1..3, silog, num_images},
+     "pooled_metrics": {the same, pooled over every valid pixel of the set, num_pixels},
      "region_statistics": {...},            # Section 4.2; may be empty
      "training": {"stage", "steps", "final_losses"}}   # trained stages only
 
@@ -20,6 +24,7 @@ import json
 import math
 import os
 
+from rsn_tf.evaluation.protocol import EvaluationProtocol
 from rsn_tf.metrics import METRIC_NAMES, MetricConfig
 from rsn_tf.run_dir import METRICS_FILE
 
@@ -66,9 +71,10 @@ def evaluation_settings(dataset: str, split: str, size: tuple[int, int], metric_
         "split": split,
         "height": int(size[0]),
         "width": int(size[1]),
-        "eigen_crop": metric_config.eigen_crop,
+        "crop": metric_config.crop,
         "min_depth": metric_config.min_depth,
         "max_depth": metric_config.max_depth,
+        "alignment": metric_config.alignment,
     }
 
 
@@ -97,10 +103,14 @@ def write_reports(
     Returns the metrics.json document, with the written files' paths under "paths"
     (not in the file). ``write=False`` builds the document only (non-chief workers).
     """
+    protocol = EvaluationProtocol.from_settings(settings, result.keys)
     document = {
         "model": name,
+        "protocol_line": protocol.line(),
+        "protocol": protocol.to_dict(),
         "settings": settings,
         "metrics": result.metrics,
+        "pooled_metrics": result.pooled,
         "region_statistics": result.region_statistics,
     }
     if training is not None:
@@ -114,9 +124,12 @@ def write_reports(
     }
     write_metrics_document(paths["json"], document)
     lines = [
-        markdown_table({name: result.metrics}),
+        protocol.line(),
         "",
-        f"{result.metrics['num_images']} images; " + ", ".join(f"{k}={v}" for k, v in settings.items()),
+        markdown_table({name: result.metrics, f"{name} (pooled over pixels)": result.pooled}),
+        "",
+        f"{result.metrics['num_images']} images with valid depth of {protocol.frames}; "
+        f"{result.pooled.get('num_pixels', 0)} valid pixels.",
     ]
     if result.region_statistics:
         lines += [
