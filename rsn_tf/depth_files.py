@@ -6,22 +6,31 @@ For an image ``<stem>``:
 * ``<stem>_depth_color.png``: the depth through RSN-TF's colour map (turbo, near = red);
 * ``<stem>_depth.npy``: float32 metres;
 * ``<stem>.ply`` (when the photo's colours are given): a coloured point cloud,
-  back-projected through pinhole intrinsics (``rsn_tf.camera``).
+  back-projected through pinhole intrinsics (``rsn_tf.camera``), and ``<stem>_camera.json``:
+  those intrinsics, where they came from, the units and the PNG's depth scale;
+* ``<stem>_confidence.png`` / ``.npy`` (when a confidence map is given): 8-bit (255 = most
+  confident) and float32 in [0, 1] (rsn_tf/confidence.py).
+
+Every file is written under a temporary name and renamed into place, so an interrupted run
+never leaves a half-written output behind.
 
 Used by rsn-predict and by the TF Serving client, so both write the same files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
-from rsn_tf.camera import back_project, intrinsics_for
+from rsn_tf.camera import CameraIntrinsics, back_project, resolve_intrinsics
 from rsn_tf.colormap import DEFAULT_MAX_DEPTH, colorize_depth
 
-__all__ = ["MM_PER_METRE", "depth_to_png16", "write_ply", "write_depth_files"]
+__all__ = ["MM_PER_METRE", "atomic_write", "depth_to_png16", "write_ply", "write_depth_files"]
 
 MM_PER_METRE = 1000.0
 
@@ -29,6 +38,19 @@ MM_PER_METRE = 1000.0
 def depth_to_png16(depth: np.ndarray) -> np.ndarray:
     """(H, W) metres -> uint16 millimetres, rounded and clipped to the PNG range."""
     return np.clip(np.round(np.asarray(depth, np.float32) * MM_PER_METRE), 0, 65535).astype(np.uint16)
+
+
+def atomic_write(path: str, write: Callable[[str], object]) -> None:
+    """``write(tmp_path)`` then rename to ``path``; the temporary file keeps the extension (for cv2)."""
+    head, tail = os.path.split(path)
+    tmp = os.path.join(head, f".{tail}.partial{os.path.splitext(tail)[1]}")
+    try:
+        if write(tmp) is False:  # cv2.imwrite reports failure by returning False
+            raise OSError(f"{path}: could not be written")
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
 
 
 def write_ply(path: str, points: np.ndarray, colors: np.ndarray) -> int:
@@ -50,10 +72,22 @@ def write_ply(path: str, points: np.ndarray, colors: np.ndarray) -> int:
         "property float x\nproperty float y\nproperty float z\n"
         "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
     )
-    with open(path, "wb") as fh:
-        fh.write(header.encode("ascii"))
-        fh.write(vertex.tobytes())
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(header.encode("ascii"))
+            fh.write(vertex.tobytes())
+
+    atomic_write(path, write)
     return len(vertex)
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+    atomic_write(path, write)
 
 
 def write_depth_files(
@@ -61,15 +95,18 @@ def write_depth_files(
     out_dir: str,
     stem: str,
     rgb: np.ndarray | None = None,
-    intrinsics: dict | None = None,
+    intrinsics: CameraIntrinsics | dict | None = None,
     max_depth: float = DEFAULT_MAX_DEPTH,
     png_bytes: bytes | None = None,
+    confidence: np.ndarray | None = None,
 ) -> dict[str, str | int]:
-    """Write the depth PNG, colour PNG, .npy and (with ``rgb``) the .ply; returns their paths.
+    """Write the depth PNG, colour PNG, .npy, (with ``rgb``) the .ply and its camera, and
+    (with ``confidence``) the confidence map; returns their paths.
 
     ``png_bytes``: an already encoded 16-bit PNG (the server's ``depth_png_bytes``), written as is.
-    ``intrinsics``: fx, fy, cx, cy in pixels of this image; missing ones are the Kinect's, scaled.
-    The returned dict also holds ``points``, the number of points in the .ply.
+    ``intrinsics``: CameraIntrinsics, or a dict of fx, fy, cx, cy in pixels of this image
+    (missing ones are the Kinect's, scaled). The returned dict also holds ``points``, the
+    number of points in the .ply, and ``intrinsics_source``.
     """
     os.makedirs(out_dir, exist_ok=True)
     depth = np.asarray(depth, np.float32)
@@ -80,14 +117,34 @@ def write_depth_files(
         "npy": f"{base}_depth.npy",
     }
     if png_bytes:
-        with open(paths["depth_png"], "wb") as fh:
-            fh.write(png_bytes)
+        _write_bytes(paths["depth_png"], png_bytes)
     else:
-        cv2.imwrite(paths["depth_png"], depth_to_png16(depth))
-    cv2.imwrite(paths["color_png"], colorize_depth(depth, max_depth))
-    np.save(paths["npy"], depth)
+        atomic_write(paths["depth_png"], lambda tmp: cv2.imwrite(tmp, depth_to_png16(depth)))
+    atomic_write(paths["color_png"], lambda tmp: cv2.imwrite(tmp, colorize_depth(depth, max_depth)))
+    atomic_write(paths["npy"], lambda tmp: np.save(tmp, depth))
+    if confidence is not None:
+        confidence = np.clip(np.asarray(confidence, np.float32), 0.0, 1.0)
+        paths["confidence_png"] = f"{base}_confidence.png"
+        paths["confidence_npy"] = f"{base}_confidence.npy"
+        as_8bit = np.round(confidence * 255).astype(np.uint8)
+        atomic_write(paths["confidence_png"], lambda tmp: cv2.imwrite(tmp, as_8bit))
+        atomic_write(paths["confidence_npy"], lambda tmp: np.save(tmp, confidence))
     if rgb is not None:
+        if not isinstance(intrinsics, CameraIntrinsics):
+            intrinsics = resolve_intrinsics(*depth.shape, overrides=intrinsics)
         paths["ply"] = f"{base}.ply"
-        k = intrinsics_for(*depth.shape, **(intrinsics or {}))
-        paths["points"] = write_ply(paths["ply"], back_project(depth, *k), rgb)
+        paths["camera"] = f"{base}_camera.json"
+        paths["points"] = write_ply(paths["ply"], back_project(depth, *intrinsics.k), rgb)
+        paths["intrinsics_source"] = intrinsics.source
+        camera = {
+            **intrinsics.to_dict(),
+            "units": "metres",
+            "axes": "camera frame: x right, y down, z forward; pixel (u, v) at depth z is "
+            "((u - cx) z / fx, (v - cy) z / fy, z)",
+            "depth_png": os.path.basename(str(paths["depth_png"])),
+            "depth_png_metres_per_unit": 1.0 / MM_PER_METRE,
+            "ply": os.path.basename(str(paths["ply"])),
+            "points": paths["points"],
+        }
+        _write_bytes(str(paths["camera"]), (json.dumps(camera, indent=2) + "\n").encode())
     return paths

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 
 import cv2
@@ -92,3 +93,213 @@ def test_cli_errors_name_the_input(tmp_path, exported):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main([str(empty), f"--model={exported}"]) == 2
+
+
+# ----------------------------------------------------------------------------- cameras
+
+
+def test_back_projection_then_projection_gives_back_the_pixel_grid():
+    from rsn_tf.camera import project
+
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(0.5, 9.0, (30, 40)).astype(np.float32)
+    for k in [(518.86, 519.47, 325.58, 253.74), (35.0, 41.0, 19.5, 14.5)]:
+        uv = project(back_project(depth, *k), *k)
+        v, u = np.mgrid[0:30, 0:40]
+        np.testing.assert_allclose(uv[..., 0], u, atol=1e-3)
+        np.testing.assert_allclose(uv[..., 1], v, atol=1e-3)
+
+
+def _photo_with_exif(path: str, focal_35mm: int | None, size=(60, 80)) -> None:
+    from PIL import ExifTags, Image
+
+    rng = np.random.default_rng(1)
+    image = Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    if focal_35mm:
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.FocalLengthIn35mmFilm] = focal_35mm
+    image.save(path, exif=exif, quality=95)
+
+
+def test_intrinsics_come_from_flags_then_json_then_exif_then_kinect(tmp_path):
+    from rsn_tf.camera import CameraError, resolve_intrinsics
+
+    photo = str(tmp_path / "phone.jpg")
+    _photo_with_exif(photo, 26)
+    # EXIF: 26 mm over the 43.2666 mm full-frame diagonal; the 80x60 image's diagonal is 100 px.
+    exif = resolve_intrinsics(60, 80, photo)
+    assert exif.source == "exif:26mm"
+    assert exif.fx == pytest.approx(26 * 100 / 43.266615, rel=1e-6) and exif.fy == exif.fx
+    assert (exif.cx, exif.cy) == (39.5, 29.5)
+    # A sidecar beats EXIF, and is scaled from the size it was measured at.
+    (tmp_path / "phone.camera.json").write_text('{"fx": 120, "fy": 121, "cx": 80, "cy": 60, "width": 160}')
+    sidecar = resolve_intrinsics(60, 80, photo)
+    assert sidecar.source.startswith("json:") and (sidecar.fx, sidecar.cx) == (60.0, 40.0) and sidecar.fy == 121
+    # Flags beat both; a partial set overrides the next source's values.
+    assert resolve_intrinsics(60, 80, photo, {"fx": 70.0}).source.startswith("flags+json:")
+    full = resolve_intrinsics(60, 80, photo, {"fx": 1.0, "fy": 2.0, "cx": 3.0, "cy": 4.0})
+    assert full.source == "flags" and full.k == (1.0, 2.0, 3.0, 4.0)
+    # Nothing known: the Kinect, scaled, and it says so.
+    plain = str(tmp_path / "plain.jpg")
+    _photo_with_exif(plain, None)
+    kinect = resolve_intrinsics(240, 320, plain)
+    assert kinect.source == "kinect_default" and kinect.fx == pytest.approx(259.43)
+    (tmp_path / "plain.camera.json").write_text('{"fx": -3, "fy": 1, "cx": 1, "cy": 1}')
+    with pytest.raises(CameraError, match=r"plain.camera.json: field 'fx' must be a positive number"):
+        resolve_intrinsics(60, 80, plain)
+
+
+# ----------------------------------------------------------------------------- folders, calibration, confidence
+
+
+@pytest.fixture(scope="module")
+def exported_with_confidence(tmp_path_factory):
+    from rsn_tf.models import RegionSupportNetwork, get_preset
+    from rsn_tf.serving.exporter import export_saved_model
+
+    model = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
+    model.build()
+    return export_saved_model(model, str(tmp_path_factory.mktemp("exp")), "rsn", include_confidence=True)
+
+
+@needs_shared
+def test_a_folder_with_a_corrupt_image_is_predicted_whole_and_the_bad_file_counted(
+    exported_with_confidence, tmp_path, capsys
+):
+    photos = sorted(glob.glob(os.path.join(REAL_PHOTOS, "*_image.png")))
+    folder = tmp_path / "in"
+    (folder / "kitchen").mkdir(parents=True)
+    for i, photo in enumerate(photos):
+        small = cv2.resize(cv2.imread(photo), (160, 120), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(folder / ("kitchen" if i == 0 else ".") / f"p{i}.png"), small)
+    (folder / "broken.jpg").write_bytes(cv2.imencode(".jpg", small)[1].tobytes()[:200])  # truncated
+    out = tmp_path / "out"
+    code = main([str(folder), f"--model={exported_with_confidence}", f"--out={out}", "--confidence", "--no_progress"])
+    captured = capsys.readouterr()
+    assert code == 1  # something was skipped
+    assert captured.err.count("warning: skipped") == 1 and "broken.jpg: not a readable image" in captured.err
+    assert "Done: 3 images written" in captured.out and "1 skipped" in captured.out
+    assert sorted(os.listdir(out)) == sorted(
+        f"{stem}{suffix}"
+        for stem in ("kitchen__p0", "p1", "p2")
+        for suffix in (
+            "_depth.png",
+            "_depth_color.png",
+            "_depth.npy",
+            ".ply",
+            "_camera.json",
+            "_confidence.png",
+            "_confidence.npy",
+        )
+    )  # complete outputs only: no partial file, nothing for the broken image
+    confidence = np.load(out / "p1_confidence.npy")
+    assert confidence.shape == (120, 160) and confidence.min() > 0 and confidence.max() <= 1
+    png = cv2.imread(str(out / "p1_confidence.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(png, np.round(confidence * 255).astype(np.uint8))
+    camera = json.loads((out / "p1_camera.json").read_text())
+    assert camera["source"] == "kinect_default" and camera["units"] == "metres"
+    assert camera["width"] == 160 and camera["fx"] == pytest.approx(518.86 / 4)
+    assert camera["depth_png_metres_per_unit"] == 0.001 and camera["points"] == 120 * 160
+
+
+@needs_shared
+def test_one_known_distance_calibrates_the_prediction(exported, tmp_path, capsys):
+    photo = sorted(glob.glob(os.path.join(REAL_PHOTOS, "*_image.png")))[0]
+    plain, calibrated = tmp_path / "plain", tmp_path / "cal"
+    assert main([photo, f"--model={exported}", f"--out={plain}", "--no_progress"]) == 0
+    assert main([photo, f"--model={exported}", f"--out={calibrated}", "--known=400,300,3.25", "--no_progress"]) == 0
+    stem = os.path.splitext(os.path.basename(photo))[0]
+    before = np.load(plain / f"{stem}_depth.npy")
+    after = np.load(calibrated / f"{stem}_depth.npy")
+    assert after[300, 400] == pytest.approx(3.25, rel=1e-5)  # row 300, column 400
+    np.testing.assert_allclose(after, before * (3.25 / before[300, 400]), rtol=1e-5)
+    fit = json.loads((calibrated / f"{stem}_calibration.json").read_text())
+    assert fit["scale"] == pytest.approx(3.25 / before[300, 400], rel=1e-5) and fit["points"] == 1
+    assert "calibrated x" in capsys.readouterr().out
+    # One point cannot fix a shift; a pixel outside the image is refused; both name the flag.
+    assert main([photo, f"--model={exported}", f"--out={tmp_path}", "--known=1,1,2", "--calibrate=scale_shift"]) == 1
+    assert "needs at least 2 known points" in capsys.readouterr().err
+    assert main([photo, f"--model={exported}", f"--out={tmp_path}", "--known=9999,1,2"]) == 1
+    assert "--known='9999,1,2': pixel (x=9999, y=1) is outside the 640x480 image" in capsys.readouterr().err
+
+
+def test_confidence_needs_a_model_that_gives_it(exported, tmp_path, capsys):
+    photo = str(tmp_path / "p.jpg")
+    _photo_with_exif(photo, 28)
+    assert main([photo, f"--model={exported}", f"--out={tmp_path / 'o'}", "--confidence"]) == 2
+    assert "export it with rsn-export --include_confidence" in capsys.readouterr().err
+    assert main([photo, f"--model={exported}", f"--out={tmp_path / 'o'}", "--no_progress"]) == 0
+    assert "intrinsics: exif:28mm" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- videos
+
+
+def _write_video(path: str, frames: list[np.ndarray], fourcc: str = "MJPG") -> None:
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*fourcc), 5.0, (w, h))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+def _frames(n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(2)
+    return [cv2.GaussianBlur(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), (7, 7), 2) for _ in range(n)]
+
+
+def test_a_video_gives_a_depth_video_and_16_bit_frames(exported, tmp_path):
+    video = str(tmp_path / "walk.avi")
+    _write_video(video, _frames(6))
+    out = tmp_path / "out"
+    assert main([video, f"--model={exported}", f"--out={out}", "--png_frames", "--no_progress"]) == 0
+    capture = cv2.VideoCapture(str(out / "walk_depth.mp4"))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    assert count == 6
+    frames = sorted(os.listdir(out / "walk_frames"))
+    assert frames == [f"{i:06d}.png" for i in range(6)]
+    png = cv2.imread(str(out / "walk_frames" / "000003.png"), cv2.IMREAD_UNCHANGED)
+    assert png.dtype == np.uint16 and png.shape == (48, 64) and png.min() > 0
+    assert not [f for f in os.listdir(out) if "partial" in f]
+
+
+def test_a_truncated_video_keeps_its_good_frames_and_says_where_it_broke(exported, tmp_path, capsys):
+    video = tmp_path / "cut.avi"
+    _write_video(str(video), _frames(10))
+    data = video.read_bytes()
+    video.write_bytes(data[: int(len(data) * 0.6)])  # the copy stopped part-way
+    out = tmp_path / "out"
+    assert main([str(video), f"--model={exported}", f"--out={out}", "--no_progress"]) == 1
+    err = capsys.readouterr().err
+    assert "warning: skipped" in err and "cut.avi frames" in err
+    capture = cv2.VideoCapture(str(out / "cut_depth.mp4"))
+    kept = 0
+    while capture.read()[0]:
+        kept += 1
+    assert 0 < kept < 10
+
+
+def test_temporal_smoothing_averages_log_depth_by_hand(tmp_path):
+    from rsn_tf.evaluation.sources import DepthSource
+    from rsn_tf.prediction import PredictOptions, predict_video
+
+    video = str(tmp_path / "flicker.avi")
+    _write_video(video, _frames(3))
+    answers = iter([1.0, 4.0, 4.0])  # a flickering model: 1 m, then 4 m, then 4 m
+
+    def predict(batch):
+        return {"depth": np.full((1, 48, 64), next(answers), np.float32), "region_support": None}
+
+    source = DepthSource("flicker", "flicker", predict)
+    options = PredictOptions(out_dir=str(tmp_path / "o"), png_frames=True, temporal_smoothing=0.5, progress=False)
+    summary = predict_video(video, source, options)
+    assert summary.frames == 3 and not summary.skipped
+    mm = [
+        cv2.imread(str(tmp_path / "o" / "flicker_frames" / f"{i:06d}.png"), cv2.IMREAD_UNCHANGED)[0, 0]
+        for i in range(3)
+    ]
+    # ln d'_1 = 0; ln d'_2 = 0.5 * 0 + 0.5 ln 4 -> 2 m; ln d'_3 = 0.5 ln 2 + 0.5 ln 4 -> 2^1.5 = 2.828 m.
+    assert list(mm) == [1000, 2000, 2828]

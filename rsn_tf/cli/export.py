@@ -45,6 +45,12 @@ flags.DEFINE_integer(
 flags.DEFINE_boolean(
     "include_iterations", False, "Also output every refinement iteration (depth_iteration_k).", flag_values=FLAGS
 )
+flags.DEFINE_boolean(
+    "include_confidence",
+    False,
+    "Also output a per-pixel confidence map in (0, 1] (a second, mirrored pass; rsn_tf/confidence.py).",
+    flag_values=FLAGS,
+)
 
 
 def _export(positionals: list[str]) -> int:
@@ -62,6 +68,7 @@ def _export(positionals: list[str]) -> int:
         FLAGS.overwrite,
         ServingLimits(FLAGS.max_side, FLAGS.max_batch),
         FLAGS.include_iterations,
+        FLAGS.include_confidence,
     )
     print(f"SavedModel written to {path}")
     print(f"TF Serving config: {os.path.join(FLAGS.export_base, 'models.config')}")

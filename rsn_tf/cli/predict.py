@@ -1,104 +1,160 @@
-"""rsn-predict: depth for photos of any size, and the files people look at.
+"""rsn-predict: depth for photos, folders and videos, and the files people look at.
 
     rsn-predict photo.jpg --model=export/rsn/1 --out=predictions
-    rsn-predict photos/ --model=runs/rsn            # a rsn-train --model_dir
-    rsn-predict photo.png --model=rsn.keras
+    rsn-predict photos/ --model=runs/rsn --confidence          # recursive, batched, progress bar
+    rsn-predict photo.jpg --model=runs/rsn --known=412,300,2.35  # fix the scale from one distance
+    rsn-predict photo.jpg --model=runs/rsn --sparse_depth=lidar.png --calibrate=scale_shift
+    rsn-predict walk.mp4 --model=runs/rsn --png_frames --temporal_smoothing=0.5
 
-For every image ``<name>`` it writes:
+``--model`` takes a SavedModel, an export base, a rsn-train --model_dir or a .keras file.
+For every image ``<name>`` (``sub__dir__name`` for images in subfolders) it writes:
 
 * ``<name>_depth.png``: 16-bit PNG, depth in millimetres (NYU's convention), same H x W;
 * ``<name>_depth_color.png``: the depth through the turbo colour map (near = red);
 * ``<name>_depth.npy``: float32 metres;
-* ``<name>.ply``: a coloured point cloud, back-projected through pinhole intrinsics.
+* ``<name>.ply`` and ``<name>_camera.json``: a coloured point cloud and the intrinsics it was
+  back-projected with (x right, y down, z forward, metres), and where they came from;
+* with ``--confidence``: ``<name>_confidence.png`` (8-bit, 255 = most confident) and ``.npy``
+  (float in (0, 1]), from flip disagreement and the refinement iterations' spread;
+* with ``--known`` or ``--sparse_depth``: ``<name>_calibration.json`` (the fitted scale, shift
+  and residual); every other output is then in calibrated metres.
 
-The default intrinsics are NYU's Kinect colour camera (fx 518.86, fy 519.47,
-cx 325.58, cy 253.74 at 640x480), scaled to the image's size; --fx/--fy/--cx/--cy
-override them (in pixels of the given image). A pixel at column u and row v
-(0-based) with depth z becomes the point ((u - cx) z / fx, (v - cy) z / fy, z):
-x right, y down, z forward, in metres.
+Intrinsics: --fx/--fy/--cx/--cy (pixels of the given image), else --camera=FILE or a
+``<photo>.camera.json`` beside the photo, else the photo's EXIF 35 mm-equivalent focal length,
+else NYU's Kinect, scaled. Each image's line says which.
+
+Calibration: --known=x,y,metres (repeatable; x = column, y = row, 0-based pixels of the input)
+or --sparse_depth (a 16-bit PNG in mm or a .npy in metres, 0 = missing; a folder of
+``<name>.png``/``<name>.npy`` for a folder of photos). --calibrate picks scale or
+scale_shift, --calibrate_space depth or inverse (for relative-depth models), --robust
+ransac (default; --inlier_threshold is relative) or none.
+
+A video (.mp4, .avi, .mov, .mkv, .webm, .m4v) gives ``<name>_depth.mp4`` (colourised) and,
+with --png_frames, ``<name>_frames/NNNNNN.png`` in mm. --temporal_smoothing=a (0 < a < 1)
+averages log depth over frames (ln d'_t = a ln d'_(t-1) + (1 - a) ln d_t): a deviation from
+single-image inference, off by default.
+
+An unreadable image or frame is skipped with one warning line naming it and counted in the
+summary; every output is complete or absent. Exit status: 0 when something was written and
+nothing skipped, 1 when some inputs were skipped, 2 on a bad flag or model.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 
-import numpy as np
 from absl import flags
 
 from rsn_tf.cli import common
 
-__all__ = ["load_predictor", "predict_files", "main"]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+__all__ = ["main"]
 
 FLAGS = common.new_flag_values()
-flags.DEFINE_string("model", None, "SavedModel dir, rsn-train --model_dir, or .keras file.", flag_values=FLAGS)
-flags.DEFINE_string("out", "predictions", "Output dir.", flag_values=FLAGS)
+_F = dict(flag_values=FLAGS)
+flags.DEFINE_string("model", None, "SavedModel dir, export base, rsn-train --model_dir, or .keras file.", **_F)
+flags.DEFINE_string("out", "predictions", "Output dir.", **_F)
+flags.DEFINE_integer("batch_size", 4, "Images per batch (consecutive images of the same size).", **_F)
 for _name in ("fx", "fy", "cx", "cy"):
-    flags.DEFINE_float(_name, None, f"Intrinsic {_name} in pixels (default: Kinect, scaled).", flag_values=FLAGS)
-flags.DEFINE_float("max_depth", 10.0, "Colour-map range in metres.", flag_values=FLAGS)
+    flags.DEFINE_float(_name, None, f"Intrinsic {_name} in pixels of the input image.", **_F)
+flags.DEFINE_string("camera", None, "JSON with fx, fy, cx, cy (and optionally width, height) for every input.", **_F)
+flags.DEFINE_float("max_depth", 10.0, "Colour-map range in metres.", **_F)
+flags.DEFINE_boolean("confidence", False, "Also write the per-pixel confidence map (images).", **_F)
+flags.DEFINE_multi_string("known", [], "x,y,metres: a pixel of known depth (repeatable).", **_F)
+flags.DEFINE_string("sparse_depth", None, "Sparse depth for calibration: 16-bit PNG (mm), .npy (m), or a dir.", **_F)
+flags.DEFINE_enum("calibrate", "scale", ["scale", "scale_shift"], "What the calibration fits.", **_F)
+flags.DEFINE_enum("calibrate_space", "depth", ["depth", "inverse"], "Fit in depth or in inverse depth.", **_F)
+flags.DEFINE_enum("robust", "ransac", ["ransac", "none"], "Robust fit (RANSAC) or plain least squares.", **_F)
+flags.DEFINE_float("inlier_threshold", 0.1, "RANSAC: relative error under which a known point agrees.", **_F)
+flags.DEFINE_boolean("png_frames", False, "Videos: also write 16-bit PNG depth frames (mm).", **_F)
+flags.DEFINE_float("temporal_smoothing", 0.0, "Videos: weight of the previous frame's log depth (0 = off).", **_F)
+flags.DEFINE_boolean("no_progress", False, "No progress bar.", **_F)
 
 
-def load_predictor(model: str) -> Callable[[np.ndarray], np.ndarray]:
-    """``rgb uint8 (H, W, 3) -> depth (H, W) metres`` from a SavedModel, a run dir or a .keras file.
+def _options():
+    from rsn_tf.prediction import PredictOptions
 
-    The same loaders as rsn-evaluate (rsn_tf/evaluation/sources.py); a SavedModel runs its
-    ``serving_default``, a Keras model is resized to its resolution and back, as served.
-    """
-    from rsn_tf.evaluation.sources import load_source
+    if FLAGS.known and FLAGS.sparse_depth:
+        raise common.CliError("--known and --sparse_depth: give one source of known depth, not both")
+    if FLAGS.sparse_depth and not os.path.exists(FLAGS.sparse_depth):
+        raise common.CliError(f"--sparse_depth={FLAGS.sparse_depth}: no such file or directory")
+    if not 0.0 <= FLAGS.temporal_smoothing < 1.0:
+        raise common.CliError(f"--temporal_smoothing={FLAGS.temporal_smoothing}: must be in [0, 1)")
+    if FLAGS.batch_size < 1 or FLAGS.inlier_threshold <= 0:
+        raise common.CliError("--batch_size must be >= 1 and --inlier_threshold > 0")
+    if FLAGS.camera and not os.path.isfile(FLAGS.camera):
+        raise common.CliError(f"--camera={FLAGS.camera}: file not found")
+    return PredictOptions(
+        out_dir=FLAGS.out,
+        batch_size=FLAGS.batch_size,
+        max_depth=FLAGS.max_depth,
+        confidence=FLAGS.confidence,
+        intrinsics={k: FLAGS[k].value for k in ("fx", "fy", "cx", "cy") if FLAGS[k].value is not None},
+        camera_file=FLAGS.camera,
+        known=list(FLAGS.known),
+        sparse_depth=FLAGS.sparse_depth,
+        calibration={
+            "model": FLAGS.calibrate,
+            "space": FLAGS.calibrate_space,
+            "robust": FLAGS.robust,
+            "inlier_threshold": FLAGS.inlier_threshold,
+        },
+        png_frames=FLAGS.png_frames,
+        temporal_smoothing=FLAGS.temporal_smoothing,
+        progress=not FLAGS.no_progress,
+    )
 
-    source = load_source(model)
-    return lambda rgb: source.predict({"image": rgb[None]})["depth"][0]
 
-
-def _images(path: str) -> list[str]:
-    if os.path.isdir(path):
-        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_SUFFIXES))
-        if not files:
-            raise common.CliError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this directory")
-        return files
-    if not os.path.isfile(path):
-        raise common.CliError(f"{path}: no such file or directory")
-    return [path]
-
-
-def predict_files(
-    paths: Sequence[str], predictor, out_dir: str, intrinsics: dict, max_depth: float = 10.0
-) -> list[dict]:
-    """Predict every image and write its files (rsn_tf.depth_files); one summary dict per image."""
-    import cv2
-
-    from rsn_tf.depth_files import write_depth_files
-
-    results = []
-    for path in paths:
-        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise common.CliError(f"{path}: not a readable image")
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        depth = predictor(rgb).astype(np.float32)
-        stem = os.path.splitext(os.path.basename(path))[0]
-        written = write_depth_files(depth, out_dir, stem, rgb=rgb, intrinsics=intrinsics, max_depth=max_depth)
-        results.append({"image": path, **written, "median_depth_m": float(np.median(depth))})
-    return results
+def _describe(entry: dict) -> str:
+    if "video" in entry:
+        return f"{entry['video']}: {entry['frames']} frames -> {entry['depth_video']}"
+    line = (
+        f"{entry['image']}: median depth {entry['median_depth_m']:.2f} m -> {entry['depth_png']}, {entry['ply']} "
+        f"({entry['points']} points, intrinsics: {entry['intrinsics_source']})"
+    )
+    fit = entry.get("calibration_fit")
+    if fit:
+        line += (
+            f"; calibrated x{fit['scale']:.4f} {fit['shift']:+.4f} ({fit['space']}), {fit['inliers']}/{fit['points']} "
+            f"points agree, residual {fit['residual_rmse_m']:.3f} m"
+        )
+    return line
 
 
 def _predict(positionals: list[str]) -> int:
     if len(positionals) != 1:
-        raise common.CliError("give one input: an image file or a directory of images (then --model=PATH)")
+        raise common.CliError("give one input: an image, a folder of images or a video (then --model=PATH)")
     if not FLAGS.model:
         raise common.CliError("--model is required: a SavedModel dir, a rsn-train --model_dir or a .keras file")
-    paths = _images(positionals[0])
-    predictor = load_predictor(FLAGS.model)
-    intrinsics = {k: FLAGS[k].value for k in ("fx", "fy", "cx", "cy") if FLAGS[k].value is not None}
-    for r in predict_files(paths, predictor, FLAGS.out, intrinsics, FLAGS.max_depth):
-        print(
-            f"{r['image']}: median depth {r['median_depth_m']:.2f} m -> {r['depth_png']}, {r['ply']} "
-            f"({r['points']} points)"
-        )
-    return 0
+    from rsn_tf.evaluation.sources import load_source
+    from rsn_tf.prediction import find_inputs, predict_images, predict_video
+
+    options = _options()
+    kind, paths = find_inputs(positionals[0])
+    if kind == "video" and FLAGS.confidence:
+        raise common.CliError("--confidence is for images; for a video, predict its frames as images")
+    source = load_source(FLAGS.model, confidence=FLAGS.confidence)
+    start = time.perf_counter()
+    if kind == "video":
+        summary = predict_video(paths[0], source, options)
+        count, unit = summary.frames, "frames"
+    else:
+        root = positionals[0] if os.path.isdir(positionals[0]) else None
+        summary = predict_images(paths, source, options, root)
+        count, unit = len(summary.written), "images"
+    seconds = time.perf_counter() - start
+    for entry in summary.written:
+        print(_describe(entry))
+    print(
+        f"Done: {count} {unit} written to {options.out_dir} in {seconds:.1f} s "
+        f"({count / max(seconds, 1e-9):.2f} {unit}/s); {len(summary.skipped)} skipped"
+        + ("".join(f"\n  skipped {name}: {why}" for name, why in summary.skipped))
+    )
+    if not summary.written:
+        return 1
+    return 1 if summary.skipped else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -46,13 +46,16 @@ class DepthSource:
     manifest: dict | None = None  # a stage dir's manifest (its switches and Figure 3 column)
 
 
-def keras_source(name: str, path: str, model, manifest: dict | None = None) -> DepthSource:
+def keras_source(name: str, path: str, model, manifest: dict | None = None, confidence: bool = False) -> DepthSource:
     """Run a Keras RSN on batches at any size: resized to the model's resolution and back.
 
     Only the inputs the model's switches use are read from the batch (and must be there):
     ``region_support`` for a teacher-forced stage, ``label`` for semantic guidance. A batch
     of images alone is enough for a complete depth model (what rsn-predict sends).
+    ``confidence``: also return the per-pixel confidence map (rsn_tf/confidence.py).
     """
+    from rsn_tf.confidence import predict_with_confidence
+
     size = (model.config.height, model.config.width)
     needs = {
         "region_support": model.teacher_forcing,
@@ -68,9 +71,13 @@ def keras_source(name: str, path: str, model, manifest: dict | None = None) -> D
     @tf.function(reduce_retracing=True)
     def run(inputs):
         in_size = tf.shape(inputs["image"])[1:3]
-        out = model({k: resize[k](v) for k, v in inputs.items()}, training=False)
+        resized = {k: resize[k](v) for k, v in inputs.items()}
+        if confidence:
+            out = predict_with_confidence(model, resized)
+        else:
+            out = model(resized, training=False)
         back = lambda t: tf.image.resize(t, in_size, method="bilinear")[..., 0]  # noqa: E731
-        return back(out["depth"]), back(out["region_support"])
+        return back(out["depth"]), back(out["region_support"]), back(out["confidence"] if confidence else out["depth"])
 
     def predict(batch: dict) -> dict:
         missing = [k for k in keys if k not in batch]
@@ -79,9 +86,13 @@ def keras_source(name: str, path: str, model, manifest: dict | None = None) -> D
                 f"{path}: this stage needs the ground-truth {', '.join(missing)} as input, "
                 "so it can only be evaluated on a dataset, not run on photos"
             )
-        depth, region_support = run({k: batch[k] for k in keys})
+        depth, region_support, conf = run({k: batch[k] for k in keys})
         # A teacher-forced stage's "region support" is the ground truth it was given, not a prediction.
-        return {"depth": depth.numpy(), "region_support": None if model.teacher_forcing else region_support.numpy()}
+        return {
+            "depth": depth.numpy(),
+            "region_support": None if model.teacher_forcing else region_support.numpy(),
+            "confidence": conf.numpy() if confidence else None,
+        }
 
     return DepthSource(name, path, predict, size, manifest)
 
@@ -95,7 +106,12 @@ def _saved_model_source(name: str, path: str) -> DepthSource:
     def predict(batch: dict) -> dict:
         images = tf.cast(tf.clip_by_value(tf.round(tf.cast(batch["image"], tf.float32)), 0, 255), tf.uint8)
         out = fn(images=images)
-        return {"depth": out["depth"].numpy(), "region_support": out["region_support"].numpy()}
+        return {
+            "depth": out["depth"].numpy(),
+            "region_support": out["region_support"].numpy(),
+            # Present when exported with --include_confidence.
+            "confidence": out["confidence"].numpy() if "confidence" in out else None,
+        }
 
     return DepthSource(name, path, predict)
 
@@ -119,7 +135,7 @@ def _stored_source(name: str, path: str) -> DepthSource:
             if depth.shape != (height, width):
                 depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
             maps.append(depth)
-        return {"depth": np.stack(maps), "region_support": None}
+        return {"depth": np.stack(maps), "region_support": None, "confidence": None}
 
     return DepthSource(name, path, predict)
 
@@ -134,21 +150,25 @@ def constant_source(metres: float, name: str | None = None) -> DepthSource:
 
     def predict(batch: dict) -> dict:
         shape = np.shape(batch["depth"])[:3]
-        return {"depth": np.full(shape, metres, np.float32), "region_support": None}
+        return {"depth": np.full(shape, metres, np.float32), "region_support": None, "confidence": None}
 
     return DepthSource(name or f"constant {metres:g} m", f"{CONSTANT_PREFIX}{metres:g}", predict)
 
 
-def _stage_source(stage: StageDir, name: str | None) -> DepthSource:
+def _stage_source(stage: StageDir, name: str | None, confidence: bool = False) -> DepthSource:
     try:
         model, manifest = stage.load_model()
     except RunDirError as error:
         raise SourceError(str(error)) from error
-    return keras_source(name or manifest.get("name", stage.name), stage.path, model, manifest)
+    return keras_source(name or manifest.get("name", stage.name), stage.path, model, manifest, confidence)
 
 
-def load_source(path: str, name: str | None = None, stage: str | None = None) -> DepthSource:
-    """The depth source at ``path`` (see the module docstring for what is accepted)."""
+def load_source(path: str, name: str | None = None, stage: str | None = None, confidence: bool = False) -> DepthSource:
+    """The depth source at ``path`` (see the module docstring for what is accepted).
+
+    ``confidence``: Keras models also return a confidence map; a SavedModel does when it was
+    exported with --include_confidence; other sources return None for it.
+    """
     from rsn_tf.serving.exporter import ExportError, load_keras_file
 
     if path.startswith(CONSTANT_PREFIX):
@@ -161,7 +181,7 @@ def load_source(path: str, name: str | None = None, stage: str | None = None) ->
         if not os.path.isfile(path):
             raise SourceError(f"{path}: file not found")
         try:
-            return keras_source(label, path, load_keras_file(path))
+            return keras_source(label, path, load_keras_file(path), confidence=confidence)
         except ExportError as error:
             raise SourceError(str(error)) from error
     if not os.path.isdir(path):
@@ -175,7 +195,7 @@ def load_source(path: str, name: str | None = None, stage: str | None = None) ->
     if versions:
         return _saved_model_source(name or f"{label}/{versions[0]}", os.path.join(path, str(versions[0])))
     if os.path.exists(os.path.join(path, MANIFEST_FILE)) or os.path.exists(os.path.join(path, MODEL_CONFIG_FILE)):
-        return _stage_source(StageDir(path), name)
+        return _stage_source(StageDir(path), name, confidence)
     run = RunDir(path)
     if run.complete_stages():
         try:
@@ -184,7 +204,7 @@ def load_source(path: str, name: str | None = None, stage: str | None = None) ->
             chosen = run.select_stage(stage, serves_images=stage is None)
         except RunDirError as error:
             raise SourceError(str(error)) from error
-        return _stage_source(chosen, name or chosen.name)
+        return _stage_source(chosen, name or chosen.name, confidence)
     if any(f.endswith(".npy") for f in os.listdir(path)):
         return _stored_source(label, path)
     raise SourceError(

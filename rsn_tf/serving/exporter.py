@@ -76,8 +76,10 @@ def next_version(base: str) -> int:
     return max(versions, default=0) + 1
 
 
-def _server_module(model, limits: ServingLimits, include_iterations: bool) -> keras.export.ExportArchive:
-    server = DepthServer(model, limits, include_iterations)
+def _server_module(
+    model, limits: ServingLimits, include_iterations: bool, include_confidence: bool
+) -> keras.export.ExportArchive:
+    server = DepthServer(model, limits, include_iterations, include_confidence)
     archive = keras.export.ExportArchive()
     archive.track(model)
     # The first endpoint registered is also serving_default.
@@ -148,6 +150,7 @@ def export_saved_model(
     overwrite: bool = False,
     limits: ServingLimits = ServingLimits(),
     include_iterations: bool = False,
+    include_confidence: bool = False,
 ) -> str:
     """Write ``<export_base>/<model_name>/<version>/`` atomically; returns its path."""
     if model.teacher_forcing:
@@ -162,7 +165,7 @@ def export_saved_model(
     os.makedirs(base, exist_ok=True)
     tmp = os.path.join(base, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
     try:
-        _server_module(model, limits, include_iterations).write_out(tmp, verbose=False)
+        _server_module(model, limits, include_iterations, include_confidence).write_out(tmp, verbose=False)
         write_warmup_requests(tmp, model_name)
         if tf.io.gfile.exists(final):  # --overwrite: swap, then drop the old version
             old = os.path.join(base, f".old-{version}-{uuid.uuid4().hex[:8]}")

@@ -4,6 +4,9 @@
 the batch is resized to the model resolution, run, and every output is resized
 back to H x W.
 
+With ``include_confidence`` (rsn-export --include_confidence), both signatures also return
+``confidence`` [batch, H, W] in (0, 1] (rsn_tf/confidence.py; it costs a second, mirrored pass).
+
 ``predict_image_bytes(image_bytes)``: string [batch] of JPEG or PNG (what TF
 Serving's REST API makes of ``{"b64": ...}``). Grayscale and RGBA become RGB.
 Returns the same outputs plus ``depth_png_bytes``: 16-bit PNG depth in millimetres,
@@ -24,6 +27,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from rsn_tf.confidence import predict_with_confidence
 from rsn_tf.depth_files import MM_PER_METRE
 
 __all__ = ["ServingLimits", "DepthServer", "MM_PER_METRE"]
@@ -41,10 +45,17 @@ class ServingLimits:
 class DepthServer:
     """Builds the serving functions around a RegionSupportNetwork."""
 
-    def __init__(self, model, limits: ServingLimits = ServingLimits(), include_iterations: bool = False):
+    def __init__(
+        self,
+        model,
+        limits: ServingLimits = ServingLimits(),
+        include_iterations: bool = False,
+        include_confidence: bool = False,
+    ):
         self.model = model
         self.limits = limits
         self.include_iterations = include_iterations
+        self.include_confidence = include_confidence
         self.size = (model.config.height, model.config.width)
 
     # ------------------------------------------------------------------ checks
@@ -77,9 +88,14 @@ class DepthServer:
         checks = self._check_batch(shape[0], "images") + self._check_size(shape[1], shape[2], "images")
         with tf.control_dependencies(checks):
             x = tf.image.resize(tf.cast(images, tf.float32), self.size, method="bilinear", antialias=True)
-        out = self.model(x, training=False)
+        if self.include_confidence:  # a second, mirrored pass (rsn_tf/confidence.py)
+            out = predict_with_confidence(self.model, x)
+        else:
+            out = self.model(x, training=False)
         back = lambda t: tf.image.resize(t, shape[1:3], method="bilinear")[..., 0]  # noqa: E731
         result = {"depth": back(out["depth"]), "region_support": back(out["region_support"])}
+        if self.include_confidence:
+            result["confidence"] = back(out["confidence"])
         if self.include_iterations:
             for i, t in enumerate(out["depth_iterations"], 1):
                 result[f"depth_iteration_{i}"] = back(t)
