@@ -30,13 +30,20 @@ def test_uncertainty_by_hand():
 
 
 class _MirrorBiased(tf.keras.Model):
-    """Depth = 1 + mean of the left half of the image row: changes under a mirror unless the row is symmetric."""
+    """Depth = 1 + mean of the left half of the image row: changes under a mirror unless the row is symmetric.
+
+    Its three "iterations" are depth * (e^-0.4, e^-0.2, 1): a log spread of sqrt(0.08 / 3).
+    """
+
+    calls = 0
 
     def call(self, inputs, training=None):
+        _MirrorBiased.calls += 1
         image = inputs["image"] if isinstance(inputs, dict) else inputs
         left = tf.reduce_mean(image[:, :, : image.shape[2] // 2, :], axis=[2, 3], keepdims=True)
         depth = 1.0 + left + 0.0 * image[..., :1]
-        return {"depth": depth, "region_support": depth, "depth_iterations": [depth, depth, depth]}
+        iterations = [depth * math.exp(x) for x in (-0.4, -0.2, 0.0)]
+        return {"depth": depth, "region_support": depth, "depth_iterations": iterations}
 
 
 def test_a_mirror_symmetric_image_is_fully_confident_and_an_asymmetric_one_is_not():
@@ -50,6 +57,16 @@ def test_a_mirror_symmetric_image_is_fully_confident_and_an_asymmetric_one_is_no
     out = predict_with_confidence(model, tf.constant(asymmetric))
     np.testing.assert_allclose(out["uncertainty"].numpy(), math.log(1.5), rtol=1e-5)
     np.testing.assert_allclose(out["depth"].numpy(), 1.5)  # the depth is the plain prediction
+    # Iterations alone: one pass, the log spread; both: the root of the sum of squares.
+    spread = math.sqrt(0.08 / 3)
+    _MirrorBiased.calls = 0
+    out = predict_with_confidence(model, tf.constant(asymmetric), "iterations")
+    assert _MirrorBiased.calls == 1
+    np.testing.assert_allclose(out["uncertainty"].numpy(), spread, rtol=1e-5)
+    out = predict_with_confidence(model, tf.constant(asymmetric), "both")
+    np.testing.assert_allclose(out["uncertainty"].numpy(), math.sqrt(math.log(1.5) ** 2 + spread**2), rtol=1e-5)
+    with pytest.raises(ValueError, match="signals='all'"):
+        predict_with_confidence(model, tf.constant(asymmetric), "all")
 
 
 def test_sparsification_and_ause_by_hand():

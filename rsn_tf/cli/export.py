@@ -48,7 +48,14 @@ flags.DEFINE_boolean(
 flags.DEFINE_boolean(
     "include_confidence",
     False,
-    "Also output a per-pixel confidence map in (0, 1] (a second, mirrored pass; rsn_tf/confidence.py).",
+    "Also output a per-pixel confidence map in (0, 1] (rsn_tf/confidence.py).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_enum(
+    "confidence_signals",
+    "flip",
+    ["flip", "iterations", "both"],
+    "What the confidence map is made from (flip costs a second, mirrored pass).",
     flag_values=FLAGS,
 )
 
@@ -69,6 +76,7 @@ def _export(positionals: list[str]) -> int:
         ServingLimits(FLAGS.max_side, FLAGS.max_batch),
         FLAGS.include_iterations,
         FLAGS.include_confidence,
+        FLAGS.confidence_signals,
     )
     print(f"SavedModel written to {path}")
     print(f"TF Serving config: {os.path.join(FLAGS.export_base, 'models.config')}")

@@ -15,7 +15,8 @@ For every image ``<name>`` (``sub__dir__name`` for images in subfolders) it writ
 * ``<name>.ply`` and ``<name>_camera.json``: a coloured point cloud and the intrinsics it was
   back-projected with (x right, y down, z forward, metres), and where they came from;
 * with ``--confidence``: ``<name>_confidence.png`` (8-bit, 255 = most confident) and ``.npy``
-  (float in (0, 1]), from flip disagreement and the refinement iterations' spread;
+  (float in (0, 1]), from flip disagreement and/or the refinement iterations' spread
+  (--confidence_signals; rsn_tf/confidence.py);
 * with ``--known`` or ``--sparse_depth``: ``<name>_calibration.json`` (the fitted scale, shift
   and residual); every other output is then in calibrated metres.
 
@@ -62,6 +63,13 @@ for _name in ("fx", "fy", "cx", "cy"):
 flags.DEFINE_string("camera", None, "JSON with fx, fy, cx, cy (and optionally width, height) for every input.", **_F)
 flags.DEFINE_float("max_depth", 10.0, "Colour-map range in metres.", **_F)
 flags.DEFINE_boolean("confidence", False, "Also write the per-pixel confidence map (images).", **_F)
+flags.DEFINE_enum(
+    "confidence_signals",
+    "flip",
+    ["flip", "iterations", "both"],
+    "Keras models: what the confidence is made from (a SavedModel uses its export's choice).",
+    **_F,
+)
 flags.DEFINE_multi_string("known", [], "x,y,metres: a pixel of known depth (repeatable).", **_F)
 flags.DEFINE_string("sparse_depth", None, "Sparse depth for calibration: 16-bit PNG (mm), .npy (m), or a dir.", **_F)
 flags.DEFINE_enum("calibrate", "scale", ["scale", "scale_shift"], "What the calibration fits.", **_F)
@@ -135,7 +143,7 @@ def _predict(positionals: list[str]) -> int:
     kind, paths = find_inputs(positionals[0])
     if kind == "video" and FLAGS.confidence:
         raise common.CliError("--confidence is for images; for a video, predict its frames as images")
-    source = load_source(FLAGS.model, confidence=FLAGS.confidence)
+    source = load_source(FLAGS.model, confidence=FLAGS.confidence_signals if FLAGS.confidence else None)
     start = time.perf_counter()
     if kind == "video":
         summary = predict_video(paths[0], source, options)

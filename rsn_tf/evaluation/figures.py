@@ -25,6 +25,8 @@ __all__ = [
     "region_boundaries",
     "comparison_grid",
     "region_support_figure",
+    "trust_triptych",
+    "line_plot",
     "save_png",
 ]
 
@@ -157,6 +159,103 @@ def region_support_figure(
         rows.append(_spaced(panels, axis=1))
     grid = _spaced(rows, axis=0)
     return np.hstack([grid, colour_bar(grid.shape[0], max_depth)])
+
+
+def _scalar_bar(height: int, label_top: str, label_bottom: str, colormap: int, width: int = 70) -> np.ndarray:
+    """A vertical bar for a non-depth map: ``label_top`` at index 255, ``label_bottom`` at 0."""
+    bar_w, top, bottom = 18, 8, 8
+    inner = max(2, height - top - bottom)
+    ramp = np.linspace(255, 0, inner).astype(np.uint8)[:, None].repeat(bar_w, axis=1)
+    out = np.full((height, width, 3), 255, np.uint8)
+    out[top : top + inner, 4 : 4 + bar_w] = cv2.applyColorMap(ramp, colormap)
+    for y, text in ((top + 4, label_top), (top + inner - 1, label_bottom)):
+        cv2.putText(out, text, (8 + bar_w, y), _FONT, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+    return out
+
+
+def trust_triptych(
+    rgb: np.ndarray,
+    depth: np.ndarray,
+    confidence: np.ndarray,
+    ground_truth: np.ndarray,
+    width: int = PANEL_WIDTH,
+    max_error: float = 0.5,
+) -> np.ndarray:
+    """Image | predicted depth | confidence | abs_rel error, each with its own bar.
+
+    Confidence and error use the same colour map (viridis, bright = high) so that a good
+    confidence map looks like the error map's negative: dark confidence where error is bright.
+    """
+    max_depth = shared_depth_range([ground_truth])
+    valid = np.isfinite(ground_truth) & (ground_truth > 0)
+    error = np.where(valid, np.abs(depth - ground_truth) / np.where(valid, ground_truth, 1.0), 0.0)
+    conf_panel = cv2.applyColorMap((np.clip(confidence, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)
+    err_panel = cv2.applyColorMap((np.clip(error / max_error, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)
+    err_panel[~valid] = 0
+    panels = [
+        _titled(_rgb_panel(rgb, width), "Image"),
+        _titled(depth_panel(depth, max_depth, width), "Predicted depth"),
+        _titled(_scale(conf_panel, width, cv2.INTER_NEAREST), "Confidence"),
+        _titled(_scale(err_panel, width, cv2.INTER_NEAREST), "Error |d - gt| / gt"),
+    ]
+    h = panels[0].shape[0]
+    bars = [
+        colour_bar(h, max_depth),
+        _scalar_bar(h, "1 (sure)", "0", cv2.COLORMAP_VIRIDIS),
+        _scalar_bar(h, f">={max_error:g}", "0", cv2.COLORMAP_VIRIDIS),
+    ]
+    return _spaced([panels[0], panels[1], bars[0], panels[2], bars[1], panels[3], bars[2]], axis=1)
+
+
+_PLOT_COLOURS = [(0, 0, 0), (200, 80, 0), (0, 140, 255), (60, 170, 60), (180, 0, 180)]
+
+
+def line_plot(
+    x: Sequence[float],
+    curves: dict[str, Sequence[float]],
+    title: str,
+    x_label: str,
+    y_label: str,
+    size: tuple[int, int] = (420, 520),
+) -> np.ndarray:
+    """A small line chart (BGR) with axes, ticks and a legend, for curves over a shared x."""
+    h, w = size
+    left, right, top, bottom = 62, 16, 46, 50 + 18 * len(curves)  # the legend sits below the axes
+    out = np.full((h, w, 3), 255, np.uint8)
+    x = np.asarray(x, np.float64)
+    ys = np.concatenate([np.asarray(v, np.float64) for v in curves.values()])
+    y_lo, y_hi = 0.0, float(np.max(ys)) * 1.08 or 1.0
+    x_lo, x_hi = float(x.min()), float(x.max()) or 1.0
+
+    def to_px(xv: float, yv: float) -> tuple[int, int]:
+        px = left + (xv - x_lo) / (x_hi - x_lo) * (w - left - right)
+        py = h - bottom - (yv - y_lo) / (y_hi - y_lo) * (h - top - bottom)
+        return int(round(px)), int(round(py))
+
+    cv2.rectangle(out, (left, top), (w - right, h - bottom), (0, 0, 0), 1)
+    raw = (x_hi - x_lo) / 5
+    step = min((m * 10 ** math.floor(math.log10(raw)) for m in (1, 2, 2.5, 5, 10)), key=lambda v: abs(v - raw))
+    for t in np.arange(math.ceil(x_lo / step) * step, x_hi + 1e-9, step):
+        px, _ = to_px(t, 0)
+        cv2.line(out, (px, h - bottom), (px, h - bottom + 4), (0, 0, 0), 1)
+        cv2.putText(out, f"{t:g}", (px - 10, h - bottom + 18), _FONT, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+    for t in np.linspace(y_lo, y_hi, 5):
+        _, py = to_px(x_lo, t)
+        cv2.line(out, (left - 4, py), (left, py), (0, 0, 0), 1)
+        cv2.putText(out, f"{t:.3g}", (4, py + 4), _FONT, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+    for i, (name, values) in enumerate(curves.items()):
+        colour = _PLOT_COLOURS[i % len(_PLOT_COLOURS)]
+        points = np.array([to_px(a, b) for a, b in zip(x, values)], np.int32)
+        cv2.polylines(out, [points], False, colour, 2, cv2.LINE_AA)
+        y = h - bottom + 52 + 18 * i
+        cv2.line(out, (left + 10, y - 4), (left + 34, y - 4), colour, 2)
+        cv2.putText(out, name, (left + 40, y), _FONT, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(out, title, (8, 18), _FONT, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        out, x_label, (left + (w - left - right) // 2 - 40, h - bottom + 34), _FONT, 0.42, (0, 0, 0), 1, cv2.LINE_AA
+    )
+    cv2.putText(out, y_label, (4, top - 8), _FONT, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    return out
 
 
 def save_png(path: str, image: np.ndarray) -> int:

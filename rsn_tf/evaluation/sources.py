@@ -52,7 +52,8 @@ def keras_source(name: str, path: str, model, manifest: dict | None = None, conf
     Only the inputs the model's switches use are read from the batch (and must be there):
     ``region_support`` for a teacher-forced stage, ``label`` for semantic guidance. A batch
     of images alone is enough for a complete depth model (what rsn-predict sends).
-    ``confidence``: also return the per-pixel confidence map (rsn_tf/confidence.py).
+    ``confidence``: also return the per-pixel confidence map made from these signals
+    (``flip``, ``iterations`` or ``both``; rsn_tf/confidence.py).
     """
     from rsn_tf.confidence import predict_with_confidence
 
@@ -73,7 +74,7 @@ def keras_source(name: str, path: str, model, manifest: dict | None = None, conf
         in_size = tf.shape(inputs["image"])[1:3]
         resized = {k: resize[k](v) for k, v in inputs.items()}
         if confidence:
-            out = predict_with_confidence(model, resized)
+            out = predict_with_confidence(model, resized, confidence)
         else:
             out = model(resized, training=False)
         back = lambda t: tf.image.resize(t, in_size, method="bilinear")[..., 0]  # noqa: E731
@@ -155,7 +156,7 @@ def constant_source(metres: float, name: str | None = None) -> DepthSource:
     return DepthSource(name or f"constant {metres:g} m", f"{CONSTANT_PREFIX}{metres:g}", predict)
 
 
-def _stage_source(stage: StageDir, name: str | None, confidence: bool = False) -> DepthSource:
+def _stage_source(stage: StageDir, name: str | None, confidence: str | None = None) -> DepthSource:
     try:
         model, manifest = stage.load_model()
     except RunDirError as error:
@@ -163,11 +164,14 @@ def _stage_source(stage: StageDir, name: str | None, confidence: bool = False) -
     return keras_source(name or manifest.get("name", stage.name), stage.path, model, manifest, confidence)
 
 
-def load_source(path: str, name: str | None = None, stage: str | None = None, confidence: bool = False) -> DepthSource:
+def load_source(
+    path: str, name: str | None = None, stage: str | None = None, confidence: str | None = None
+) -> DepthSource:
     """The depth source at ``path`` (see the module docstring for what is accepted).
 
-    ``confidence``: Keras models also return a confidence map; a SavedModel does when it was
-    exported with --include_confidence; other sources return None for it.
+    ``confidence`` (signals: ``flip``, ``iterations``, ``both``): Keras models also return a
+    confidence map; a SavedModel does when it was exported with --include_confidence (with
+    the signals chosen then); other sources return None for it.
     """
     from rsn_tf.serving.exporter import ExportError, load_keras_file
 

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from rsn_tf.confidence import DEFAULT_CONFIDENCE_SIGNALS
 from rsn_tf.models import RegionSupportNetwork
 from rsn_tf.run_dir import RunDir, RunDirError
 from rsn_tf.serving.signatures import DepthServer, ServingLimits
@@ -77,9 +78,11 @@ def next_version(base: str) -> int:
 
 
 def _server_module(
-    model, limits: ServingLimits, include_iterations: bool, include_confidence: bool
+    model, limits: ServingLimits, include_iterations: bool, confidence_signals: str | None
 ) -> keras.export.ExportArchive:
-    server = DepthServer(model, limits, include_iterations, include_confidence)
+    server = DepthServer(
+        model, limits, include_iterations, confidence_signals is not None, confidence_signals or "flip"
+    )
     archive = keras.export.ExportArchive()
     archive.track(model)
     # The first endpoint registered is also serving_default.
@@ -151,8 +154,13 @@ def export_saved_model(
     limits: ServingLimits = ServingLimits(),
     include_iterations: bool = False,
     include_confidence: bool = False,
+    confidence_signals: str = DEFAULT_CONFIDENCE_SIGNALS,
 ) -> str:
-    """Write ``<export_base>/<model_name>/<version>/`` atomically; returns its path."""
+    """Write ``<export_base>/<model_name>/<version>/`` atomically; returns its path.
+
+    ``include_confidence``: both signatures also output ``confidence`` from ``confidence_signals``
+    (rsn_tf/confidence.py).
+    """
     if model.teacher_forcing:
         raise ExportError("the model is in teacher-forcing mode, which needs ground truth; it cannot be served")
     base = os.path.join(export_base, model_name)
@@ -165,7 +173,9 @@ def export_saved_model(
     os.makedirs(base, exist_ok=True)
     tmp = os.path.join(base, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
     try:
-        _server_module(model, limits, include_iterations, include_confidence).write_out(tmp, verbose=False)
+        _server_module(model, limits, include_iterations, confidence_signals if include_confidence else None).write_out(
+            tmp, verbose=False
+        )
         write_warmup_requests(tmp, model_name)
         if tf.io.gfile.exists(final):  # --overwrite: swap, then drop the old version
             old = os.path.join(base, f".old-{version}-{uuid.uuid4().hex[:8]}")

@@ -5,7 +5,8 @@ the batch is resized to the model resolution, run, and every output is resized
 back to H x W.
 
 With ``include_confidence`` (rsn-export --include_confidence), both signatures also return
-``confidence`` [batch, H, W] in (0, 1] (rsn_tf/confidence.py; it costs a second, mirrored pass).
+``confidence`` [batch, H, W] in (0, 1] (rsn_tf/confidence.py; the flip signal costs a second,
+mirrored pass).
 
 ``predict_image_bytes(image_bytes)``: string [batch] of JPEG or PNG (what TF
 Serving's REST API makes of ``{"b64": ...}``). Grayscale and RGBA become RGB.
@@ -27,7 +28,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from rsn_tf.confidence import predict_with_confidence
+from rsn_tf.confidence import DEFAULT_CONFIDENCE_SIGNALS, predict_with_confidence
 from rsn_tf.depth_files import MM_PER_METRE
 
 __all__ = ["ServingLimits", "DepthServer", "MM_PER_METRE"]
@@ -51,11 +52,13 @@ class DepthServer:
         limits: ServingLimits = ServingLimits(),
         include_iterations: bool = False,
         include_confidence: bool = False,
+        confidence_signals: str = DEFAULT_CONFIDENCE_SIGNALS,
     ):
         self.model = model
         self.limits = limits
         self.include_iterations = include_iterations
         self.include_confidence = include_confidence
+        self.confidence_signals = confidence_signals
         self.size = (model.config.height, model.config.width)
 
     # ------------------------------------------------------------------ checks
@@ -89,7 +92,7 @@ class DepthServer:
         with tf.control_dependencies(checks):
             x = tf.image.resize(tf.cast(images, tf.float32), self.size, method="bilinear", antialias=True)
         if self.include_confidence:  # a second, mirrored pass (rsn_tf/confidence.py)
-            out = predict_with_confidence(self.model, x)
+            out = predict_with_confidence(self.model, x, self.confidence_signals)
         else:
             out = self.model(x, training=False)
         back = lambda t: tf.image.resize(t, shape[1:3], method="bilinear")[..., 0]  # noqa: E731
