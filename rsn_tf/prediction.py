@@ -204,6 +204,21 @@ def _write_json(path: str, document: dict) -> None:
     atomic_write(path, write)
 
 
+def _frame_batches(capture, batch_size: int) -> Iterator[list[np.ndarray]]:
+    """RGB frames, ``batch_size`` at a time, until the video ends or a frame cannot be read."""
+    batch: list[np.ndarray] = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        batch.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def predict_video(path: str, source, options: PredictOptions) -> PredictSummary:
     """A colourised depth video ``<stem>_depth.mp4`` (and ``<stem>_frames/NNNNNN.png`` in mm)."""
     from tqdm import tqdm
@@ -226,39 +241,37 @@ def predict_video(path: str, source, options: PredictOptions) -> PredictSummary:
     bar = tqdm(total=expected, desc=f"predict {os.path.basename(path)}", unit="frame", disable=not options.progress)
     index = 0
     try:
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            depth = source.predict({"image": rgb[None]})["depth"][0]
-            try:
-                depth, record = _calibrated(depth, options, path)
-            except CalibrationError as error:
-                summary.skip(f"{path} frame {index}", str(error))
+        for frames in _frame_batches(capture, options.batch_size):
+            depths = source.predict({"image": np.stack(frames)})["depth"]
+            for depth in depths:
+                try:
+                    depth, record = _calibrated(depth, options, path)
+                except CalibrationError as error:
+                    summary.skip(f"{path} frame {index}", str(error))
+                    index += 1
+                    continue
+                if record is not None:
+                    calibrations.append({"frame": index, **record})
+                if options.temporal_smoothing > 0:
+                    log_depth = np.log(np.maximum(depth, 1e-3))
+                    if previous_log is not None:
+                        a = options.temporal_smoothing
+                        log_depth = a * previous_log + (1 - a) * log_depth
+                    previous_log = log_depth
+                    depth = np.exp(log_depth).astype(np.float32)
+                if writer is None:
+                    size = (depth.shape[1], depth.shape[0])
+                    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+                    if not writer.isOpened():
+                        raise UserError(f"{final}: OpenCV cannot write mp4 video here")
+                writer.write(colorize_depth(depth, options.max_depth))
+                if options.png_frames:
+                    os.makedirs(frames_dir, exist_ok=True)
+                    png = depth_to_png16(depth)
+                    atomic_write(os.path.join(frames_dir, f"{index:06d}.png"), lambda t, png=png: cv2.imwrite(t, png))
+                summary.frames += 1
                 index += 1
-                continue
-            if record is not None:
-                calibrations.append({"frame": index, **record})
-            if options.temporal_smoothing > 0:
-                log_depth = np.log(np.maximum(depth, 1e-3))
-                if previous_log is not None:
-                    a = options.temporal_smoothing
-                    log_depth = a * previous_log + (1 - a) * log_depth
-                previous_log = log_depth
-                depth = np.exp(log_depth).astype(np.float32)
-            if writer is None:
-                writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (depth.shape[1], depth.shape[0]))
-                if not writer.isOpened():
-                    raise UserError(f"{final}: OpenCV cannot write mp4 video here")
-            writer.write(colorize_depth(depth, options.max_depth))
-            if options.png_frames:
-                os.makedirs(frames_dir, exist_ok=True)
-                png = depth_to_png16(depth)
-                atomic_write(os.path.join(frames_dir, f"{index:06d}.png"), lambda t, png=png: cv2.imwrite(t, png))
-            summary.frames += 1
-            index += 1
-            bar.update(1)
+                bar.update(1)
     finally:
         bar.close()
         capture.release()

@@ -290,11 +290,13 @@ def test_temporal_smoothing_averages_log_depth_by_hand(tmp_path):
     _write_video(video, _frames(3))
     answers = iter([1.0, 4.0, 4.0])  # a flickering model: 1 m, then 4 m, then 4 m
 
-    def predict(batch):
-        return {"depth": np.full((1, 48, 64), next(answers), np.float32), "region_support": None}
+    def predict(batch):  # called with batches of frames (batch_size 2 below: frames 1-2, then 3)
+        return {"depth": np.stack([np.full((48, 64), next(answers), np.float32) for _ in batch["image"]])}
 
     source = DepthSource("flicker", "flicker", predict)
-    options = PredictOptions(out_dir=str(tmp_path / "o"), png_frames=True, temporal_smoothing=0.5, progress=False)
+    options = PredictOptions(
+        out_dir=str(tmp_path / "o"), batch_size=2, png_frames=True, temporal_smoothing=0.5, progress=False
+    )
     summary = predict_video(video, source, options)
     assert summary.frames == 3 and not summary.skipped
     mm = [
