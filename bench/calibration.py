@@ -27,7 +27,6 @@ from absl import flags
 
 from rsn_tf.cli import common
 
-sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 FLAGS = common.new_flag_values()
