@@ -389,6 +389,22 @@ def test_client_writes_png_color_and_npy(tmp_path):
     np.testing.assert_array_equal(np.load(paths[2]), depth)
 
 
+def test_client_calibrates_the_servers_depth_and_writes_its_confidence(tmp_path):
+    import json
+
+    from rsn_tf.serving.client import write_outputs
+
+    depth = np.full((6, 8), 2.0, np.float32)
+    depth[1, 5] = 4.0
+    server_png = cv2.imencode(".png", np.full((6, 8), 2000, np.uint16))[1].tobytes()
+    reply = {"depth": depth, "depth_png_bytes": server_png, "confidence": np.full((6, 8), 0.5, np.float32)}
+    paths = write_outputs(reply, str(tmp_path), "img", known=["5,1,3.0"])  # column 5, row 1: 4 m -> 3 m
+    png = cv2.imread(paths[0], cv2.IMREAD_UNCHANGED)
+    assert png[1, 5] == 3000 and png[0, 0] == 1500  # re-encoded from the calibrated depth, not the server's
+    assert np.load(str(tmp_path / "img_confidence.npy")).mean() == 0.5
+    assert json.loads((tmp_path / "img_calibration.json").read_text())["scale"] == pytest.approx(0.75)
+
+
 def test_client_reports_an_unreachable_server(tmp_path):
     from rsn_tf.cli.serve_client import main
 

@@ -5,7 +5,11 @@
 
 Per image it writes ``<stem>_depth.png`` (16-bit PNG, millimetres, NYU's convention),
 ``<stem>_depth_color.png`` (turbo colour map, near = red) and ``<stem>_depth.npy``
-(float32 metres). The requests are TF Serving's documented ones (rsn_tf/serving/client.py).
+(float32 metres), and ``<stem>_confidence.png``/``.npy`` when the model was exported with
+--include_confidence. The requests are TF Serving's documented ones (rsn_tf/serving/client.py).
+
+Calibration, as in rsn-predict: --known=x,y,metres (repeatable) or --sparse_depth=FILE fit the
+server's depth to known distances before it is written (``<stem>_calibration.json``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ flags.DEFINE_string("grpc", None, "gRPC target host:port (instead of REST).", fl
 flags.DEFINE_string("model", "rsn", "TF Serving model name.", flag_values=FLAGS)
 flags.DEFINE_string("out", "depth_out", "Output dir.", flag_values=FLAGS)
 flags.DEFINE_float("timeout", 60.0, "Seconds to wait for each reply.", flag_values=FLAGS)
+flags.DEFINE_multi_string("known", [], "x,y,metres: a pixel of known depth (repeatable).", flag_values=FLAGS)
+flags.DEFINE_string("sparse_depth", None, "Sparse depth: 16-bit PNG (mm) or .npy (m).", flag_values=FLAGS)
+flags.DEFINE_enum("calibrate", "scale", ["scale", "scale_shift"], "What the calibration fits.", flag_values=FLAGS)
+flags.DEFINE_enum("calibrate_space", "depth", ["depth", "inverse"], "Fit in depth or inverse depth.", flag_values=FLAGS)
+flags.DEFINE_enum("robust", "ransac", ["ransac", "none"], "RANSAC or plain least squares.", flag_values=FLAGS)
 
 
 def _send(images: list[str]) -> int:
@@ -42,12 +51,14 @@ def _send(images: list[str]) -> int:
         except (OSError, ServingError) as error:
             raise common.CliError(f"{path}: {error}") from error
         stem = os.path.splitext(os.path.basename(path))[0]
-        for written in write_outputs(result, FLAGS.out, stem):
+        fit = {"model": FLAGS.calibrate, "space": FLAGS.calibrate_space, "robust": FLAGS.robust}
+        for written in write_outputs(result, FLAGS.out, stem, FLAGS.known, FLAGS.sparse_depth, **fit):
             print(written)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # CalibrationError (a UserError) names the --known or --sparse_depth value.
     return common.run(_send, FLAGS, __doc__, argv, program="rsn-serve-client")
 
 

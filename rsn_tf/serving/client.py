@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -145,9 +146,33 @@ def grpc_predict(target: str, model: str, images: Sequence[bytes], timeout: floa
 # ------------------------------------------------------------------ outputs
 
 
-def write_outputs(result: dict, out_dir: str, stem: str) -> list[str]:
-    """Write the 16-bit mm PNG (the server's own, when it sent one), the colour PNG and the .npy."""
+def write_outputs(
+    result: dict, out_dir: str, stem: str, known: Sequence[str] = (), sparse_depth: str | None = None, **fit
+) -> list[str]:
+    """Write the 16-bit mm PNG (the server's own, when it sent one), the colour PNG and the .npy,
+    and the confidence map when the model serves one.
+
+    With ``known`` (``"x,y,metres"`` strings) or ``sparse_depth`` (a file), the depth is first
+    calibrated (rsn_tf.calibration; ``fit`` holds fit_calibration's options), the PNG is
+    re-encoded from the calibrated depth and ``<stem>_calibration.json`` is written too.
+    """
+    from rsn_tf.calibration import calibrate, known_from_sparse, load_sparse_depth, parse_known
     from rsn_tf.depth_files import write_depth_files
 
-    paths = write_depth_files(result["depth"], out_dir, stem, png_bytes=result.get("depth_png_bytes"))
-    return [paths["depth_png"], paths["color_png"], paths["npy"]]
+    depth, png_bytes, record = result["depth"], result.get("depth_png_bytes"), None
+    if known or sparse_depth:
+        height, width = depth.shape
+        points = (
+            parse_known(known, height, width)
+            if known
+            else known_from_sparse(load_sparse_depth(sparse_depth), height, width, sparse_depth)
+        )
+        depth, calibration = calibrate(depth, points, **fit)
+        png_bytes, record = None, calibration.to_dict()
+    paths = write_depth_files(depth, out_dir, stem, png_bytes=png_bytes, confidence=result.get("confidence"))
+    written = [paths[k] for k in ("depth_png", "color_png", "npy", "confidence_png", "confidence_npy") if k in paths]
+    if record is not None:
+        written.append(os.path.join(out_dir, f"{stem}_calibration.json"))
+        with open(written[-1], "w") as fh:
+            json.dump(record, fh, indent=2)
+    return written
