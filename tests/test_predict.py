@@ -305,3 +305,20 @@ def test_temporal_smoothing_averages_log_depth_by_hand(tmp_path):
     ]
     # ln d'_1 = 0; ln d'_2 = 0.5 * 0 + 0.5 ln 4 -> 2 m; ln d'_3 = 0.5 ln 2 + 0.5 ln 4 -> 2^1.5 = 2.828 m.
     assert list(mm) == [1000, 2000, 2828]
+
+
+def test_a_folder_calibrates_each_image_from_its_own_sparse_depth(exported, tmp_path, capsys):
+    folder, sparse = tmp_path / "in", tmp_path / "lidar"
+    folder.mkdir(), sparse.mkdir()
+    for name in ("a", "b"):
+        _photo_with_exif(str(folder / f"{name}.jpg"), None, size=(30, 40))
+    readings = np.zeros((15, 20), np.uint16)  # half resolution: pixel (7, 9) -> (15, 19) at 30x40
+    readings[7, 9] = 2750
+    cv2.imwrite(str(sparse / "a.png"), readings)  # none for b.jpg
+    out = tmp_path / "out"
+    assert main([str(folder), f"--model={exported}", f"--out={out}", f"--sparse_depth={sparse}", "--no_progress"]) == 1
+    err = capsys.readouterr().err
+    assert "skipped" in err and "b.jpg" in err and "no b.png or b.npy" in err
+    assert np.load(out / "a_depth.npy")[15, 19] == pytest.approx(2.75, rel=1e-5)
+    assert not (out / "b_depth.npy").exists()
+    assert json.loads((out / "a_calibration.json").read_text())["known_from"].endswith("a.png")

@@ -24,7 +24,15 @@ from absl import flags
 from rsn_tf import config as config_lib
 from rsn_tf.errors import UserError
 
-__all__ = ["CliError", "new_flag_values", "run", "define_config_flags", "config_from_flags"]
+__all__ = [
+    "CliError",
+    "new_flag_values",
+    "run",
+    "define_config_flags",
+    "config_from_flags",
+    "define_calibration_flags",
+    "calibration_options",
+]
 
 HELP_FLAGS = ("--help", "-h", "-?", "--helpshort", "--helpfull")
 
@@ -148,3 +156,31 @@ def config_from_flags(
     flat_file = config_lib.flatten(file_data)
     base = {k: v for k, v in base.items() if k not in flat_file}
     return config_lib.resolve(file_data, {**base, **given}, purpose)
+
+
+def define_calibration_flags(flag_values: flags.FlagValues) -> None:
+    """--known, --sparse_depth and the fit's options (rsn_tf/calibration.py), shared by
+    rsn-predict and rsn-serve-client so that both calibrate the same way."""
+    f = dict(flag_values=flag_values)
+    flags.DEFINE_multi_string("known", [], "x,y,metres: a pixel of known depth (repeatable).", **f)
+    flags.DEFINE_string("sparse_depth", None, "Sparse depth for calibration: 16-bit PNG (mm) or .npy (m).", **f)
+    flags.DEFINE_enum("calibrate", "scale", ["scale", "scale_shift"], "What the calibration fits.", **f)
+    flags.DEFINE_enum("calibrate_space", "depth", ["depth", "inverse"], "Fit in depth or in inverse depth.", **f)
+    flags.DEFINE_enum("robust", "ransac", ["ransac", "none"], "Robust fit (RANSAC) or plain least squares.", **f)
+    flags.DEFINE_float("inlier_threshold", 0.1, "RANSAC: relative error under which a known point agrees.", **f)
+
+
+def calibration_options(flag_values: flags.FlagValues) -> dict:
+    """fit_calibration's keyword arguments from the flags of ``define_calibration_flags``."""
+    if flag_values.known and flag_values.sparse_depth:
+        raise CliError("--known and --sparse_depth: give one source of known depth, not both")
+    if flag_values.sparse_depth and not os.path.exists(flag_values.sparse_depth):
+        raise CliError(f"--sparse_depth={flag_values.sparse_depth}: no such file or directory")
+    if flag_values.inlier_threshold <= 0:
+        raise CliError(f"--inlier_threshold={flag_values.inlier_threshold}: must be > 0")
+    return {
+        "model": flag_values.calibrate,
+        "space": flag_values.calibrate_space,
+        "robust": flag_values.robust,
+        "inlier_threshold": flag_values.inlier_threshold,
+    }

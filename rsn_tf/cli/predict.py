@@ -70,12 +70,7 @@ flags.DEFINE_enum(
     "Keras models: what the confidence is made from (a SavedModel uses its export's choice).",
     **_F,
 )
-flags.DEFINE_multi_string("known", [], "x,y,metres: a pixel of known depth (repeatable).", **_F)
-flags.DEFINE_string("sparse_depth", None, "Sparse depth for calibration: 16-bit PNG (mm), .npy (m), or a dir.", **_F)
-flags.DEFINE_enum("calibrate", "scale", ["scale", "scale_shift"], "What the calibration fits.", **_F)
-flags.DEFINE_enum("calibrate_space", "depth", ["depth", "inverse"], "Fit in depth or in inverse depth.", **_F)
-flags.DEFINE_enum("robust", "ransac", ["ransac", "none"], "Robust fit (RANSAC) or plain least squares.", **_F)
-flags.DEFINE_float("inlier_threshold", 0.1, "RANSAC: relative error under which a known point agrees.", **_F)
+common.define_calibration_flags(FLAGS)  # --known, --sparse_depth (a file, or a dir of <name>.png/.npy), ...
 flags.DEFINE_boolean("png_frames", False, "Videos: also write 16-bit PNG depth frames (mm).", **_F)
 flags.DEFINE_float("temporal_smoothing", 0.0, "Videos: weight of the previous frame's log depth (0 = off).", **_F)
 flags.DEFINE_boolean("no_progress", False, "No progress bar.", **_F)
@@ -84,14 +79,10 @@ flags.DEFINE_boolean("no_progress", False, "No progress bar.", **_F)
 def _options():
     from rsn_tf.prediction import PredictOptions
 
-    if FLAGS.known and FLAGS.sparse_depth:
-        raise common.CliError("--known and --sparse_depth: give one source of known depth, not both")
-    if FLAGS.sparse_depth and not os.path.exists(FLAGS.sparse_depth):
-        raise common.CliError(f"--sparse_depth={FLAGS.sparse_depth}: no such file or directory")
     if not 0.0 <= FLAGS.temporal_smoothing < 1.0:
         raise common.CliError(f"--temporal_smoothing={FLAGS.temporal_smoothing}: must be in [0, 1)")
-    if FLAGS.batch_size < 1 or FLAGS.inlier_threshold <= 0:
-        raise common.CliError("--batch_size must be >= 1 and --inlier_threshold > 0")
+    if FLAGS.batch_size < 1:
+        raise common.CliError(f"--batch_size={FLAGS.batch_size}: must be >= 1")
     if FLAGS.camera and not os.path.isfile(FLAGS.camera):
         raise common.CliError(f"--camera={FLAGS.camera}: file not found")
     return PredictOptions(
@@ -103,12 +94,7 @@ def _options():
         camera_file=FLAGS.camera,
         known=list(FLAGS.known),
         sparse_depth=FLAGS.sparse_depth,
-        calibration={
-            "model": FLAGS.calibrate,
-            "space": FLAGS.calibrate_space,
-            "robust": FLAGS.robust,
-            "inlier_threshold": FLAGS.inlier_threshold,
-        },
+        calibration=common.calibration_options(FLAGS),
         png_frames=FLAGS.png_frames,
         temporal_smoothing=FLAGS.temporal_smoothing,
         progress=not FLAGS.no_progress,

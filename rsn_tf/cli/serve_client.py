@@ -28,17 +28,15 @@ flags.DEFINE_string("grpc", None, "gRPC target host:port (instead of REST).", fl
 flags.DEFINE_string("model", "rsn", "TF Serving model name.", flag_values=FLAGS)
 flags.DEFINE_string("out", "depth_out", "Output dir.", flag_values=FLAGS)
 flags.DEFINE_float("timeout", 60.0, "Seconds to wait for each reply.", flag_values=FLAGS)
-flags.DEFINE_multi_string("known", [], "x,y,metres: a pixel of known depth (repeatable).", flag_values=FLAGS)
-flags.DEFINE_string("sparse_depth", None, "Sparse depth: 16-bit PNG (mm) or .npy (m).", flag_values=FLAGS)
-flags.DEFINE_enum("calibrate", "scale", ["scale", "scale_shift"], "What the calibration fits.", flag_values=FLAGS)
-flags.DEFINE_enum("calibrate_space", "depth", ["depth", "inverse"], "Fit in depth or inverse depth.", flag_values=FLAGS)
-flags.DEFINE_enum("robust", "ransac", ["ransac", "none"], "RANSAC or plain least squares.", flag_values=FLAGS)
+common.define_calibration_flags(FLAGS)
 
 
 def _send(images: list[str]) -> int:
     if not images:
         raise common.CliError("give one or more JPEG or PNG files")
     from rsn_tf.serving.client import ServingError, grpc_predict, rest_predict, write_outputs
+
+    fit = common.calibration_options(FLAGS)
 
     for path in images:
         try:
@@ -51,7 +49,6 @@ def _send(images: list[str]) -> int:
         except (OSError, ServingError) as error:
             raise common.CliError(f"{path}: {error}") from error
         stem = os.path.splitext(os.path.basename(path))[0]
-        fit = {"model": FLAGS.calibrate, "space": FLAGS.calibrate_space, "robust": FLAGS.robust}
         for written in write_outputs(result, FLAGS.out, stem, FLAGS.known, FLAGS.sparse_depth, **fit):
             print(written)
     return 0
