@@ -3,10 +3,17 @@
     rsn-export --model_dir=runs/rsn --export_base=export --model_name=rsn [--version=N]
     rsn-export --keras_model=rsn.keras --export_base=export
 
+    rsn-export --model_dir=runs/rsn --format=tflite            # also LiteRT float32/float16/int8
+
 Writes <export_base>/<model_name>/<version>/ atomically (version: next integer by
 default), with the signatures serving_default (uint8 images, any size) and
-predict_image_bytes (JPEG/PNG bytes), TF Serving warm-up requests, and
-<export_base>/models.config. See the README's "Serving" section.
+predict_image_bytes (JPEG/PNG bytes), TF Serving warm-up requests, its serving bundle
+(serving_info.json and model_card.md: tensors, units, limits, metrics, the docker command)
+and <export_base>/models.config. See the README's "Deploying" section.
+
+--format=tflite also writes <export_base>/<model_name>_litert/<version>/ with one LiteRT model
+per --litert_variants at a fixed size (--litert_size, default the network's own resolution;
+rsn_tf/serving/litert.py), from the same model.
 """
 
 from __future__ import annotations
@@ -45,6 +52,12 @@ flags.DEFINE_integer(
 flags.DEFINE_boolean(
     "include_iterations", False, "Also output every refinement iteration (depth_iteration_k).", flag_values=FLAGS
 )
+flags.DEFINE_integer(
+    "max_bytes", 20 * 1024 * 1024, "Reject encoded images larger than this (InvalidArgument).", flag_values=FLAGS
+)
+flags.DEFINE_list("format", [], "Also write these formats beside the SavedModel: tflite (LiteRT).", flag_values=FLAGS)
+flags.DEFINE_list("litert_variants", ["float32", "float16", "int8"], "LiteRT variants to write.", flag_values=FLAGS)
+flags.DEFINE_string("litert_size", None, "LiteRT input size HxW (default: the network's own).", flag_values=FLAGS)
 flags.DEFINE_boolean(
     "include_confidence",
     False,
@@ -63,6 +76,25 @@ flags.DEFINE_enum(
 def _export(positionals: list[str]) -> int:
     if positionals:
         raise common.CliError(f"unexpected argument(s) {positionals}; every option is a --flag")
+    unknown = [f for f in FLAGS.format if f not in ("tflite", "savedmodel")]
+    if unknown:
+        raise common.CliError(
+            f"--format={','.join(FLAGS.format)}: unknown {unknown}; the SavedModel is always written, "
+            "and tflite adds LiteRT models (ONNX: see the README's Deploying section)"
+        )
+    from rsn_tf.serving.litert import LITERT_VARIANTS
+
+    bad = [v for v in FLAGS.litert_variants if v not in LITERT_VARIANTS]
+    if bad:
+        raise common.CliError(f"--litert_variants: unknown {bad}; expected some of {', '.join(LITERT_VARIANTS)}")
+    size = None
+    if FLAGS.litert_size:
+        try:
+            size = tuple(int(v) for v in FLAGS.litert_size.lower().split("x"))
+            assert len(size) == 2 and min(size) >= 8
+        except (ValueError, AssertionError):
+            raise common.CliError(f"--litert_size={FLAGS.litert_size}: expected HxW, e.g. 240x320") from None
+    from rsn_tf.serving.bundle import run_provenance
     from rsn_tf.serving.exporter import export_saved_model, load_model
     from rsn_tf.serving.signatures import ServingLimits
 
@@ -73,12 +105,21 @@ def _export(positionals: list[str]) -> int:
         FLAGS.model_name,
         FLAGS.version,
         FLAGS.overwrite,
-        ServingLimits(FLAGS.max_side, FLAGS.max_batch),
+        ServingLimits(FLAGS.max_side, FLAGS.max_batch, FLAGS.max_bytes),
         FLAGS.include_iterations,
         FLAGS.include_confidence,
         FLAGS.confidence_signals,
+        run_provenance(FLAGS.model_dir, FLAGS.stage),
     )
     print(f"SavedModel written to {path}")
+    print(f"Serving bundle: {os.path.join(path, 'serving_info.json')}, {os.path.join(path, 'model_card.md')}")
+    if "tflite" in FLAGS.format:
+        from rsn_tf.serving.litert import export_litert
+
+        version = int(os.path.basename(path))
+        litert = export_litert(model, FLAGS.export_base, FLAGS.model_name, version, tuple(FLAGS.litert_variants), size)
+        for variant in FLAGS.litert_variants:
+            print(f"LiteRT {variant}: {litert[variant]}")
     print(f"TF Serving config: {os.path.join(FLAGS.export_base, 'models.config')}")
     print(f"Inspect it with: saved_model_cli show --dir {path} --all")
     return 0

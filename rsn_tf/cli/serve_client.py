@@ -2,6 +2,8 @@
 
     rsn-serve-client photo.jpg --server=http://localhost:8501 --out=depth_out
     rsn-serve-client photo.jpg --grpc=localhost:8500 --out=depth_out
+    rsn-serve-client --health --server=http://localhost:8501      # is the model AVAILABLE?
+    rsn-serve-client --info=export/rsn/1                          # the serving contract
 
 Per image it writes ``<stem>_depth.png`` (16-bit PNG, millimetres, NYU's convention),
 ``<stem>_depth_color.png`` (turbo colour map, near = red) and ``<stem>_depth.npy``
@@ -28,13 +30,57 @@ flags.DEFINE_string("grpc", None, "gRPC target host:port (instead of REST).", fl
 flags.DEFINE_string("model", "rsn", "TF Serving model name.", flag_values=FLAGS)
 flags.DEFINE_string("out", "depth_out", "Output dir.", flag_values=FLAGS)
 flags.DEFINE_float("timeout", 60.0, "Seconds to wait for each reply.", flag_values=FLAGS)
+flags.DEFINE_boolean("health", False, "Check that the model (--version) is AVAILABLE, then exit.", flag_values=FLAGS)
+flags.DEFINE_integer("version", None, "With --health: this version must be AVAILABLE.", flag_values=FLAGS)
+flags.DEFINE_string("info", None, "Print the serving bundle of this export (version dir) and exit.", flag_values=FLAGS)
 common.define_calibration_flags(FLAGS)
 
 
+def _info(path: str) -> int:
+    from rsn_tf.serving.client import read_serving_info
+
+    info = read_serving_info(path)
+    print(f"{info['model_name']} version {info['version']}: {info['format']}")
+    for name, spec in info["signatures"].items():
+        for kind in ("inputs", "outputs"):
+            for tensor, s in spec[kind].items():
+                units = info["units"].get(tensor, "")
+                print(f"  {name:20s} {kind[:-1]:6s} {tensor:16s} {s['dtype']:8s} {str(s['shape']):16s} {units}")
+    limits = info["limits"]
+    print(f"Sizes: {info['input_sizes']}")
+    print(
+        f"Limits: {limits['max_batch']} images per request, sides up to {limits['max_side']} px, "
+        f"{limits['max_image_bytes']} bytes per encoded image"
+    )
+    print(f"Valid depth: {info['valid_depth_range_m'][0]:g}-{info['valid_depth_range_m'][1]:g} m")
+    metrics = info.get("test_metrics") or {}
+    if metrics.get("metrics"):
+        m = metrics["metrics"]
+        print(f"Test: abs_rel {m['abs_rel']:.4f}, RMSE {m['rmse']:.4f} m, δ1 {m['delta1']:.4f}")
+        if metrics.get("protocol_line"):
+            print(f"  {metrics['protocol_line']}")
+    print(f"Run it: {info['docker_run']}")
+    print(f"Health: {info['health']}")
+    return 0
+
+
 def _send(images: list[str]) -> int:
+    from rsn_tf.serving.client import ServingError, check_health, grpc_predict, rest_predict, write_outputs
+
+    if FLAGS.info:
+        try:
+            return _info(FLAGS.info)
+        except ServingError as error:
+            raise common.CliError(str(error)) from error
+    if FLAGS.health:
+        try:
+            print(check_health(FLAGS.server, FLAGS.model, FLAGS.version, FLAGS.timeout))
+        except ServingError as error:
+            print(f"rsn-serve-client: unhealthy: {error}", file=sys.stderr)
+            return 1
+        return 0
     if not images:
-        raise common.CliError("give one or more JPEG or PNG files")
-    from rsn_tf.serving.client import ServingError, grpc_predict, rest_predict, write_outputs
+        raise common.CliError("give one or more JPEG or PNG files (or --health, or --info=EXPORT_DIR)")
 
     fit = common.calibration_options(FLAGS)
 

@@ -13,6 +13,8 @@ Four kinds, picked from the path given to ``--model`` (or ``--compare``):
 * a **.keras** file;
 * a **directory of stored predictions**, ``<key>.npy`` (H, W) metres, one per example
   (any method's output; a different size is resized bilinearly to the evaluation size);
+* a **LiteRT model** (``.tflite``, from ``rsn-export --format=tflite``), run in LiteRT's
+  interpreter one image at a time at its fixed input size (photos resized in and out);
 * ``constant:<metres>``: the same depth everywhere, the baseline a model must beat (for
   example the training set's median depth).
 """
@@ -141,6 +143,22 @@ def _stored_source(name: str, path: str) -> DepthSource:
     return DepthSource(name, path, predict)
 
 
+def _litert_source(name: str, path: str) -> DepthSource:
+    from rsn_tf.serving.litert import LiteRTModel
+
+    try:
+        litert = LiteRTModel(path)
+    except (ValueError, RuntimeError) as error:
+        raise SourceError(f"{path}: not a LiteRT model LiteRT can load ({error})") from error
+
+    def predict(batch: dict) -> dict:
+        images = np.clip(np.round(np.asarray(batch["image"], np.float32)), 0, 255).astype(np.uint8)
+        depth = np.stack([litert.predict(image) for image in images])
+        return {"depth": depth, "region_support": None, "confidence": None}
+
+    return DepthSource(name, path, predict, litert.size)
+
+
 CONSTANT_PREFIX = "constant:"
 
 
@@ -181,6 +199,10 @@ def load_source(
         except ValueError as error:
             raise SourceError(f"{path}: expected constant:<metres>, e.g. constant:2.5 ({error})") from error
     label = name or os.path.basename(os.path.normpath(path))
+    if path.endswith(".tflite"):
+        if not os.path.isfile(path):
+            raise SourceError(f"{path}: file not found")
+        return _litert_source(label, path)
     if path.endswith(".keras"):
         if not os.path.isfile(path):
             raise SourceError(f"{path}: file not found")

@@ -29,6 +29,9 @@ __all__ = [
     "build_grpc_request",
     "parse_grpc_response",
     "grpc_predict",
+    "model_status",
+    "check_health",
+    "read_serving_info",
     "write_outputs",
 ]
 
@@ -99,6 +102,65 @@ def rest_predict(server: str, model: str, images: Sequence[bytes], timeout: floa
     except urllib.error.URLError as error:
         raise ServingError(f"{url}: cannot connect ({error.reason}); is TF Serving running?") from error
     return parse_rest_response(body)
+
+
+# ------------------------------------------------------------------ health and bundle
+
+
+def model_status(server: str, model: str, timeout: float = 10.0) -> dict:
+    """TF Serving's model status (GET /v1/models/<name>): ``{"model_version_status": [...]}``."""
+    url = f"{server.rstrip('/')}/v1/models/{model}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
+            return json.load(reply)
+    except urllib.error.HTTPError as error:
+        try:
+            detail = json.load(error).get("error", error.reason)
+        except ValueError:
+            detail = error.reason
+        raise ServingError(f"{url}: HTTP {error.code}: {detail}") from error
+    except urllib.error.URLError as error:
+        raise ServingError(f"{url}: cannot connect ({error.reason}); is TF Serving running?") from error
+    except ValueError as error:
+        raise ServingError(f"{url}: the reply is not TF Serving's JSON model status ({error})") from error
+
+
+def check_health(server: str, model: str, version: int | None = None, timeout: float = 10.0) -> str:
+    """A one-line verdict when the model (or ``version``) is AVAILABLE; ServingError saying what it is otherwise.
+
+    An answering port is not enough: a version that is still LOADING, or that failed to load
+    (state END with an error), cannot serve requests.
+    """
+    statuses = model_status(server, model, timeout).get("model_version_status") or []
+    if version is not None:
+        statuses = [s for s in statuses if str(s.get("version")) == str(version)]
+    if not statuses:
+        raise ServingError(f"{server}: model {model!r}" + (f" version {version}" if version else "") + " is not known")
+    available = [s for s in statuses if s.get("state") == "AVAILABLE"]
+    if available:
+        versions = ", ".join(str(s.get("version")) for s in available)
+        return f"{server}: model {model!r} version {versions} AVAILABLE"
+    described = "; ".join(
+        f"version {s.get('version')}: {s.get('state')}"
+        + (f" ({s['status'].get('error_message')})" if s.get("status", {}).get("error_message") else "")
+        for s in statuses
+    )
+    raise ServingError(f"{server}: model {model!r} is not available: {described}")
+
+
+def read_serving_info(path: str) -> dict:
+    """serving_info.json of an exported version (``path``: the version dir, or an export base's model dir)."""
+    from rsn_tf.serving.bundle import SERVING_INFO_FILE
+
+    candidates = [path, os.path.join(path, SERVING_INFO_FILE)]
+    if os.path.isdir(path):
+        versions = sorted((int(v) for v in os.listdir(path) if v.isdigit()), reverse=True)
+        candidates += [os.path.join(path, str(v), SERVING_INFO_FILE) for v in versions]
+    for candidate in candidates:
+        if os.path.isfile(candidate) and candidate.endswith(".json"):
+            with open(candidate) as fh:
+                return json.load(fh)
+    raise ServingError(f"{path}: no {SERVING_INFO_FILE} (export the model again with rsn-export to write one)")
 
 
 # ------------------------------------------------------------------ gRPC

@@ -128,10 +128,9 @@ def write_warmup_requests(saved_model_dir: str, model_name: str, height: int = 4
     return path
 
 
-def write_models_config(export_base: str, model_name: str, mount_root: str = "/models") -> str:
-    """TF Serving's --model_config_file, for the export base mounted at ``mount_root``."""
-    path = os.path.join(export_base, "models.config")
-    text = (
+def models_config_text(model_name: str, mount_root: str = "/models") -> str:
+    """TF Serving's --model_config_file text, for the export base mounted at ``mount_root``."""
+    return (
         "model_config_list {\n"
         "  config {\n"
         f"    name: '{model_name}'\n"
@@ -140,8 +139,13 @@ def write_models_config(export_base: str, model_name: str, mount_root: str = "/m
         "  }\n"
         "}\n"
     )
+
+
+def write_models_config(export_base: str, model_name: str, mount_root: str = "/models") -> str:
+    """Write ``models.config`` (``models_config_text``) into the export base; returns its path."""
+    path = os.path.join(export_base, "models.config")
     with tf.io.gfile.GFile(path, "w") as fh:
-        fh.write(text)
+        fh.write(models_config_text(model_name, mount_root))
     return path
 
 
@@ -155,12 +159,16 @@ def export_saved_model(
     include_iterations: bool = False,
     include_confidence: bool = False,
     confidence_signals: str = DEFAULT_CONFIDENCE_SIGNALS,
+    provenance: dict | None = None,
 ) -> str:
     """Write ``<export_base>/<model_name>/<version>/`` atomically; returns its path.
 
     ``include_confidence``: both signatures also output ``confidence`` from ``confidence_signals``
-    (rsn_tf/confidence.py).
+    (rsn_tf/confidence.py). The version holds its serving bundle (serving_info.json,
+    model_card.md; rsn_tf/serving/bundle.py), with ``provenance`` (``bundle.run_provenance``).
     """
+    from rsn_tf.serving.bundle import write_serving_bundle
+
     if model.teacher_forcing:
         raise ExportError("the model is in teacher-forcing mode, which needs ground truth; it cannot be served")
     base = os.path.join(export_base, model_name)
@@ -177,6 +185,7 @@ def export_saved_model(
             tmp, verbose=False
         )
         write_warmup_requests(tmp, model_name)
+        write_serving_bundle(tmp, model, model_name, version, limits, provenance)
         if tf.io.gfile.exists(final):  # --overwrite: swap, then drop the old version
             old = os.path.join(base, f".old-{version}-{uuid.uuid4().hex[:8]}")
             os.rename(final, old)

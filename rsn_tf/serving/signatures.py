@@ -16,8 +16,8 @@ in ``_bytes``).
 
 Bad input never crashes the server: the graph checks it first and raises
 ``InvalidArgument`` with a message naming the input. That covers an empty batch,
-too many images, a side of 0 or above the limit, an empty string, bytes that are
-not a JPEG or PNG, and images of different sizes in one bytes request. The
+too many images, a side of 0 or above the limit, an empty string, an encoded image
+over ``max_bytes``, bytes that are not a JPEG or PNG, and images of different sizes in one bytes request. The
 header's size is checked before decoding, so a huge image is refused without
 being decompressed.
 """
@@ -41,6 +41,7 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
 class ServingLimits:
     max_side: int = 4096  # the largest height or width accepted
     max_batch: int = 16  # the most images in one request
+    max_bytes: int = 20 * 1024 * 1024  # the largest encoded image accepted by predict_image_bytes
 
 
 class DepthServer:
@@ -108,7 +109,12 @@ class DepthServer:
         name = "image_bytes"
         length = tf.strings.length(data)
         not_empty = tf.debugging.assert_greater(length, 0, message=f"{name}: empty string; send a JPEG or PNG image")
-        with tf.control_dependencies([not_empty]):
+        not_huge = tf.debugging.assert_less_equal(
+            length,
+            self.limits.max_bytes,
+            message=f"{name}: the encoded image exceeds the limit of {self.limits.max_bytes} bytes",
+        )
+        with tf.control_dependencies([not_empty, not_huge]):
             is_png = tf.equal(tf.strings.substr(data, 0, 8), _PNG_MAGIC)
             is_jpeg = tf.equal(tf.strings.substr(data, 0, 3), _JPEG_MAGIC)
         known = tf.debugging.Assert(tf.logical_or(is_png, is_jpeg), [f"{name}: the bytes are not a JPEG or PNG image"])

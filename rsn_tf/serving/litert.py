@@ -1,0 +1,141 @@
+"""On-device models: LiteRT (TFLite) flatbuffers in float32, float16 and dynamic-range int8.
+
+Layout, beside the TF Serving versions: ``<export_base>/<model_name>_litert/<version>/``
+holding ``<model_name>_<H>x<W>_<variant>.tflite`` for each variant and ``litert_info.json``
+(input and output tensors, units, variants, sizes).
+
+Each model takes one uint8 RGB image ``[1, H, W, 3]`` (input ``image``) and returns
+``depth`` ``[1, H, W]`` float32 metres. LiteRT wants fixed shapes, so the size is fixed at
+export: by default the network's own resolution (no resize inside, so the maths is the
+SavedModel's exactly); ``size=(H, W)`` exports another, with a bilinear resize in and out in
+the graph. The only difference from the SavedModel then is that the downscale is not
+antialiased (TF's antialiased resize is not a LiteRT builtin op). Other sizes: resize the
+photo to the exported size first (``LiteRTModel.predict`` does), or export again.
+
+Variants: ``float32`` (bit-for-bit the same ops), ``float16`` (weights stored in half
+precision, computed in float32), ``int8`` (dynamic-range quantisation: int8 weights,
+activations quantised on the fly; no calibration data needed). The interpreter is LiteRT's
+own (``ai_edge_litert``), the runtime devices use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["LITERT_VARIANTS", "litert_function", "convert_litert", "export_litert", "LiteRTModel"]
+
+LITERT_VARIANTS = ("float32", "float16", "int8")
+INFO_FILE = "litert_info.json"
+
+
+def litert_function(model, size: tuple[int, int] | None = None) -> tf.types.experimental.ConcreteFunction:
+    """The traced graph: uint8 image [1, H, W, 3] -> {"depth": [1, H, W]} at ``size`` (default: the model's)."""
+    net = (model.config.height, model.config.width)
+    height, width = size or net
+
+    @tf.function(input_signature=[tf.TensorSpec([1, height, width, 3], tf.uint8, name="image")])
+    def serve(image):
+        x = tf.cast(image, tf.float32)
+        if (height, width) != net:
+            x = tf.image.resize(x, net, method="bilinear")
+        depth = model(x, training=False)["depth"]
+        if (height, width) != net:
+            depth = tf.image.resize(depth, (height, width), method="bilinear")
+        return {"depth": depth[..., 0]}
+
+    return serve.get_concrete_function()
+
+
+def convert_litert(model, variant: str = "float32", size: tuple[int, int] | None = None) -> bytes:
+    """One LiteRT flatbuffer of the model; only LiteRT builtin ops (no Flex/Select TF ops)."""
+    if variant not in LITERT_VARIANTS:
+        raise ValueError(f"variant={variant!r}: expected one of {', '.join(LITERT_VARIANTS)}")
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([litert_function(model, size)], model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if variant in ("float16", "int8"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
+
+
+def export_litert(
+    model,
+    export_base: str,
+    model_name: str = "rsn",
+    version: int = 1,
+    variants: tuple[str, ...] = LITERT_VARIANTS,
+    size: tuple[int, int] | None = None,
+) -> dict[str, str]:
+    """Write every variant and litert_info.json atomically (temporary dir, then rename); returns the paths."""
+    height, width = size or (model.config.height, model.config.width)
+    final = os.path.join(export_base, f"{model_name}_litert", str(version))
+    tmp = os.path.join(export_base, f"{model_name}_litert", f".tmp-{version}-{uuid.uuid4().hex[:8]}")
+    os.makedirs(tmp)
+    paths = {}
+    try:
+        files = {}
+        for variant in variants:
+            name = f"{model_name}_{height}x{width}_{variant}.tflite"
+            with open(os.path.join(tmp, name), "wb") as fh:
+                fh.write(convert_litert(model, variant, size))
+            files[variant] = name
+        info = {
+            "format": "litert",
+            "input": {"name": "image", "dtype": "uint8", "shape": [1, height, width, 3], "channels": "RGB 0-255"},
+            "output": {"name": "depth", "dtype": "float32", "shape": [1, height, width], "units": "metres"},
+            "network_size": [model.config.height, model.config.width],
+            "resize_inside": (height, width) != (model.config.height, model.config.width),
+            "variants": files,
+        }
+        with open(os.path.join(tmp, INFO_FILE), "w") as fh:
+            json.dump(info, fh, indent=2)
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    for variant, name in files.items():
+        paths[variant] = os.path.join(final, name)
+    paths["info"] = os.path.join(final, INFO_FILE)
+    return paths
+
+
+class LiteRTModel:
+    """A .tflite depth model in LiteRT's interpreter: ``predict(rgb uint8 (H, W, 3)) -> depth (H, W) metres``.
+
+    A photo of another size is resized to the model's input (bilinear, OpenCV) and the depth back.
+    """
+
+    def __init__(self, path: str, num_threads: int = 2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such .tflite file")
+        self.path = path
+        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        self.size = tuple(int(v) for v in self._input["shape"][1:3])
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        import cv2
+
+        rgb = np.asarray(rgb)
+        height, width = rgb.shape[:2]
+        if (height, width) != self.size:
+            rgb = cv2.resize(rgb, self.size[::-1], interpolation=cv2.INTER_AREA)
+        self.interpreter.set_tensor(self._input["index"], rgb[None].astype(np.uint8))
+        self.interpreter.invoke()
+        depth = self.interpreter.get_tensor(self._output["index"])[0]
+        if (height, width) != self.size:
+            depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
+        return depth
