@@ -104,8 +104,11 @@ def intrinsics_from_json(path: str, height: int, width: int) -> CameraIntrinsics
     )
 
 
-def intrinsics_from_exif(path: str, height: int, width: int) -> CameraIntrinsics | None:
-    """From the photo's EXIF 35 mm-equivalent focal length, or None when it has none."""
+def intrinsics_from_exif(path, height: int, width: int) -> CameraIntrinsics | None:
+    """From the photo's EXIF 35 mm-equivalent focal length, or None when it has none.
+
+    ``path``: a file path, or a binary file object holding the photo (an upload).
+    """
     try:
         from PIL import Image
 
@@ -122,24 +125,28 @@ def intrinsics_from_exif(path: str, height: int, width: int) -> CameraIntrinsics
 def resolve_intrinsics(
     height: int,
     width: int,
-    image_path: str | None = None,
+    image_path=None,
     overrides: dict | None = None,
     camera_file: str | None = None,
 ) -> CameraIntrinsics:
-    """The intrinsics of an HxW image, by the order of trust in the module docstring."""
+    """The intrinsics of an HxW image, by the order of trust in the module docstring.
+
+    ``image_path``: the photo's path (its sidecar and EXIF are looked at), or a binary file
+    object (EXIF only).
+    """
     overrides = {k: float(v) for k, v in (overrides or {}).items() if v is not None}
     sidecar = None
     if camera_file:
         if not os.path.isfile(camera_file):
             raise CameraError(f"--camera={camera_file}: file not found")
         sidecar = camera_file
-    elif image_path:
+    elif isinstance(image_path, str):
         candidate = os.path.splitext(image_path)[0] + ".camera.json"
         sidecar = candidate if os.path.isfile(candidate) else None
     base = None
     if sidecar:
         base = intrinsics_from_json(sidecar, height, width)
-    elif image_path and len(overrides) < 4:
+    elif image_path is not None and len(overrides) < 4:
         base = intrinsics_from_exif(image_path, height, width)
     if base is None:
         fx, fy, cx, cy = intrinsics_for(height, width)

@@ -53,8 +53,11 @@ def atomic_write(path: str, write: Callable[[str], object]) -> None:
             os.remove(tmp)
 
 
-def write_ply(path: str, points: np.ndarray, colors: np.ndarray) -> int:
-    """Binary little-endian PLY of the points with finite, positive depth; returns their count."""
+def write_ply(path, points: np.ndarray, colors: np.ndarray) -> int:
+    """Binary little-endian PLY of the points with finite, positive depth; returns their count.
+
+    ``path``: a file name (written atomically) or a binary file object.
+    """
     points = points.reshape(-1, 3)
     colors = colors.reshape(-1, 3)
     keep = np.isfinite(points).all(axis=1) & (points[:, 2] > 0)
@@ -72,6 +75,11 @@ def write_ply(path: str, points: np.ndarray, colors: np.ndarray) -> int:
         "property float x\nproperty float y\nproperty float z\n"
         "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
     )
+
+    if hasattr(path, "write"):
+        path.write(header.encode("ascii"))
+        path.write(vertex.tobytes())
+        return len(vertex)
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as fh:
