@@ -66,6 +66,21 @@ def test_every_litert_variant_agrees_with_the_saved_model(exports):
     assert os.path.getsize(litert["int8"]) < 0.5 * os.path.getsize(litert["float32"])
 
 
+def test_onnx_agrees_with_the_saved_model_in_onnx_runtime(model, exports, tmp_path):
+    from rsn_tf.serving.onnx_export import OnnxModel, export_onnx
+
+    _, saved_dir, _ = exports
+    path = export_onnx(model, str(tmp_path), "rsn", 1)
+    assert path.endswith("rsn_onnx/1/rsn_48x64.onnx")
+    runner = OnnxModel(path)
+    assert runner.size == (48, 64)
+    images = _photos(3)
+    reference = tf.saved_model.load(saved_dir).signatures["serving_default"](images=tf.constant(images))["depth"]
+    np.testing.assert_allclose(np.stack([runner.predict(x) for x in images]), reference.numpy(), rtol=1e-4)
+    # Another photo size goes through the same resize as LiteRT's runner.
+    assert runner.predict(_photos(1, (30, 40))[0]).shape == (30, 40)
+
+
 def test_litert_at_another_size_is_the_saved_models_maths(model, tmp_path):
     # Upsampling in (24x32 -> the network's 48x64) involves no antialiasing, so the graphs match exactly.
     paths = export_litert(model, str(tmp_path), "rsn", 1, ("float32",), size=(24, 32))
@@ -205,6 +220,6 @@ def test_export_cli_writes_litert_beside_the_saved_model_and_refuses_unknown_for
         "rsn_48x64_int8.tflite",
     ]
     assert os.path.exists(os.path.join(base, "rsn", "1", "serving_info.json"))
-    assert main([f"--keras_model={keras_file}", f"--export_base={base}", "--format=onnx"]) == 2
-    assert "--format=onnx: unknown" in capsys.readouterr().err
+    assert main([f"--keras_model={keras_file}", f"--export_base={base}", "--format=coreml"]) == 2
+    assert "--format=coreml: unknown ['coreml']" in capsys.readouterr().err
     assert main([f"--keras_model={keras_file}", f"--export_base={base}", "--format=tflite", "--litert_size=big"]) == 2

@@ -13,7 +13,8 @@ and <export_base>/models.config. See the README's "Deploying" section.
 
 --format=tflite also writes <export_base>/<model_name>_litert/<version>/ with one LiteRT model
 per --litert_variants at a fixed size (--litert_size, default the network's own resolution;
-rsn_tf/serving/litert.py), from the same model.
+rsn_tf/serving/litert.py), from the same model; --format=onnx writes
+<export_base>/<model_name>_onnx/<version>/<model_name>_<H>x<W>.onnx (tf2onnx, opset 17).
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_list("format", [], "Also write these formats beside the SavedModel: tflite (LiteRT).", flag_values=FLAGS)
 flags.DEFINE_list("litert_variants", ["float32", "float16", "int8"], "LiteRT variants to write.", flag_values=FLAGS)
-flags.DEFINE_string("litert_size", None, "LiteRT input size HxW (default: the network's own).", flag_values=FLAGS)
+flags.DEFINE_string(
+    "litert_size", None, "LiteRT and ONNX input size HxW (default: the network's own).", flag_values=FLAGS
+)
 flags.DEFINE_boolean(
     "include_confidence",
     False,
@@ -76,11 +79,11 @@ flags.DEFINE_enum(
 def _export(positionals: list[str]) -> int:
     if positionals:
         raise common.CliError(f"unexpected argument(s) {positionals}; every option is a --flag")
-    unknown = [f for f in FLAGS.format if f not in ("tflite", "savedmodel")]
+    unknown = [f for f in FLAGS.format if f not in ("tflite", "onnx", "savedmodel")]
     if unknown:
         raise common.CliError(
             f"--format={','.join(FLAGS.format)}: unknown {unknown}; the SavedModel is always written, "
-            "and tflite adds LiteRT models (ONNX: see the README's Deploying section)"
+            "tflite adds LiteRT models and onnx an ONNX model"
         )
     from rsn_tf.serving.litert import LITERT_VARIANTS
 
@@ -120,6 +123,10 @@ def _export(positionals: list[str]) -> int:
         litert = export_litert(model, FLAGS.export_base, FLAGS.model_name, version, tuple(FLAGS.litert_variants), size)
         for variant in FLAGS.litert_variants:
             print(f"LiteRT {variant}: {litert[variant]}")
+    if "onnx" in FLAGS.format:
+        from rsn_tf.serving.onnx_export import export_onnx
+
+        print(f"ONNX: {export_onnx(model, FLAGS.export_base, FLAGS.model_name, int(os.path.basename(path)), size)}")
     print(f"TF Serving config: {os.path.join(FLAGS.export_base, 'models.config')}")
     print(f"Inspect it with: saved_model_cli show --dir {path} --all")
     return 0

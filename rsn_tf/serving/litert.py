@@ -28,14 +28,25 @@ import uuid
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["LITERT_VARIANTS", "litert_function", "convert_litert", "export_litert", "LiteRTModel"]
+__all__ = [
+    "LITERT_VARIANTS",
+    "fixed_size_function",
+    "convert_litert",
+    "export_litert",
+    "predict_at_size",
+    "LiteRTModel",
+]
 
 LITERT_VARIANTS = ("float32", "float16", "int8")
 INFO_FILE = "litert_info.json"
 
 
-def litert_function(model, size: tuple[int, int] | None = None) -> tf.types.experimental.ConcreteFunction:
-    """The traced graph: uint8 image [1, H, W, 3] -> {"depth": [1, H, W]} at ``size`` (default: the model's)."""
+def fixed_size_function(model, size: tuple[int, int] | None = None):
+    """The on-device graph: uint8 image [1, H, W, 3] -> {"depth": [1, H, W]} at ``size`` (default: the model's).
+
+    A ``tf.function`` with its input signature; LiteRT converts its concrete function, tf2onnx
+    the function itself (rsn_tf/serving/onnx_export.py).
+    """
     net = (model.config.height, model.config.width)
     height, width = size or net
 
@@ -49,14 +60,15 @@ def litert_function(model, size: tuple[int, int] | None = None) -> tf.types.expe
             depth = tf.image.resize(depth, (height, width), method="bilinear")
         return {"depth": depth[..., 0]}
 
-    return serve.get_concrete_function()
+    return serve
 
 
 def convert_litert(model, variant: str = "float32", size: tuple[int, int] | None = None) -> bytes:
     """One LiteRT flatbuffer of the model; only LiteRT builtin ops (no Flex/Select TF ops)."""
     if variant not in LITERT_VARIANTS:
         raise ValueError(f"variant={variant!r}: expected one of {', '.join(LITERT_VARIANTS)}")
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([litert_function(model, size)], model)
+    graph = fixed_size_function(model, size).get_concrete_function()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([graph], model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if variant in ("float16", "int8"):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -108,6 +120,19 @@ def export_litert(
     return paths
 
 
+def predict_at_size(run, size: tuple[int, int], rgb: np.ndarray) -> np.ndarray:
+    """``run(uint8 (h, w, 3)) -> (h, w)`` of a fixed-size model, on a photo of any size: the photo
+    resized to ``size`` (OpenCV, area), the depth back to the photo's size (bilinear)."""
+    import cv2
+
+    rgb = np.asarray(rgb)
+    height, width = rgb.shape[:2]
+    if (height, width) == tuple(size):
+        return run(rgb.astype(np.uint8))
+    depth = run(cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_AREA).astype(np.uint8))
+    return cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
 class LiteRTModel:
     """A .tflite depth model in LiteRT's interpreter: ``predict(rgb uint8 (H, W, 3)) -> depth (H, W) metres``.
 
@@ -127,15 +152,9 @@ class LiteRTModel:
         self.size = tuple(int(v) for v in self._input["shape"][1:3])
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
-        import cv2
+        return predict_at_size(self._run, self.size, rgb)
 
-        rgb = np.asarray(rgb)
-        height, width = rgb.shape[:2]
-        if (height, width) != self.size:
-            rgb = cv2.resize(rgb, self.size[::-1], interpolation=cv2.INTER_AREA)
-        self.interpreter.set_tensor(self._input["index"], rgb[None].astype(np.uint8))
+    def _run(self, rgb: np.ndarray) -> np.ndarray:
+        self.interpreter.set_tensor(self._input["index"], rgb[None])
         self.interpreter.invoke()
-        depth = self.interpreter.get_tensor(self._output["index"])[0]
-        if (height, width) != self.size:
-            depth = cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
-        return depth
+        return self.interpreter.get_tensor(self._output["index"])[0]
