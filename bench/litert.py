@@ -1,8 +1,9 @@
-"""LiteRT variants against the SavedModel they were exported beside: agreement, accuracy and latency.
+"""LiteRT variants (and ONNX) against the SavedModel they were exported beside: agreement, accuracy, latency.
 
 The README demo's model (``--model``, a rsn-train run dir) is exported to a temporary dir as a
 SavedModel and as LiteRT float32, float16 and dynamic-range int8 at the network's own
-resolution (rsn_tf/serving/litert.py). On the synthetic test split at that resolution:
+resolution (rsn_tf/serving/litert.py), and as ONNX (rsn_tf/serving/onnx_export.py, run in ONNX
+Runtime with the same thread count). On the synthetic test split at that resolution:
 
 * max |d_litert - d_savedmodel| and the δ1 agreement (fraction of pixels within a factor
   1.25 of the SavedModel's depth);
@@ -41,6 +42,7 @@ def main(positionals: list[str]) -> int:
     from rsn_tf.metrics import compute_depth_metrics
     from rsn_tf.serving.exporter import export_saved_model
     from rsn_tf.serving.litert import LITERT_VARIANTS, LiteRTModel, export_litert
+    from rsn_tf.serving.onnx_export import OnnxModel, export_onnx
 
     model, stage, rgb, gt, keys = demo_split.load(FLAGS.model)
     work = tempfile.mkdtemp(prefix="rsn_litert_bench_")
@@ -54,12 +56,14 @@ def main(positionals: list[str]) -> int:
     runners = {"SavedModel (baseline)": lambda x: serve(images=tf.constant(x[None]))["depth"].numpy()[0]}
     for variant in LITERT_VARIANTS:
         runners[f"LiteRT {variant}"] = LiteRTModel(paths[variant], FLAGS.threads).predict
+    paths["onnx"] = export_onnx(model, work, "rsn", 1)
+    runners["ONNX (ONNX Runtime) onnx"] = OnnxModel(paths["onnx"], FLAGS.threads).predict
     rows = {}
     for name, run in runners.items():
         depth = reference if name.startswith("SavedModel") else np.stack([run(x) for x in images])
         ratio = np.maximum(depth / reference, reference / depth)
         metrics = compute_depth_metrics(depth, gt)
-        size = os.path.getsize(paths[name.split()[-1]]) if name.startswith("LiteRT") else None
+        size = None if name.startswith("SavedModel") else os.path.getsize(paths[name.split()[-1]])
         rows[name] = {
             "max_abs": float(np.abs(depth - reference).max()),
             "agree": float(np.mean(ratio < 1.25)),
@@ -89,6 +93,7 @@ def main(positionals: list[str]) -> int:
     print("|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         t = statistics.median(r["times"])
+        name = name.replace(" onnx", "")
         size = f"{r['bytes'] / 1e6:.2f} MB" if r["bytes"] else "-"
         print(
             f"| {name} | {size} | {r['max_abs']:.2e} | {r['agree']:.4f} | {r['abs_rel']:.4f} | {r['delta1']:.4f} | "

@@ -38,9 +38,11 @@ def exports(model, tmp_path_factory):
 
 
 def _photos(n: int, size=(48, 64)) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    images = [cv2.GaussianBlur(rng.integers(0, 256, (*size, 3), dtype=np.uint8), (9, 9), 3) for _ in range(n)]
-    return np.stack(images)
+    """Synthetic test frames (rooms rendered by the demo dataset's generator), resized to ``size``."""
+    from tfds_nyu.synthetic import make_scene, render
+
+    frames = [render(make_scene(i, seed=7), pose=0, height=120, width=160).image for i in range(n)]
+    return np.stack([cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA) for f in frames])
 
 
 def test_every_litert_variant_agrees_with_the_saved_model(exports):
