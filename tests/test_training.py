@@ -261,6 +261,17 @@ def test_all_stages_chain_their_initialisation(data_dir, tmp_path):
     assert "refinement: initialised from stage 'refinement'" in out
     assert "generation: initialised from stage 'refine_frozen_generation'" in out
     assert "generation: initialised from stage 'generation_frozen_refinement'" in out
+    # Exported from the run dir, the serving bundle says where the model came from and how it scored.
+    from rsn_tf.cli.export import main as export_main
+
+    assert export_main([f"--model_dir={tmp_path / 'model'}", f"--export_base={tmp_path / 'export'}"]) == 0
+    info = json.loads((tmp_path / "export" / "rsn" / "1" / "serving_info.json").read_text())
+    stage_metrics = json.loads((tmp_path / "model" / "joint" / "metrics.json").read_text())
+    assert info["training"]["stage"] == "joint" and info["training"]["dataset"] == "nyu_region_support/merged"
+    assert info["training"]["steps"] == stage_metrics["training"]["steps"]
+    assert info["test_metrics"]["protocol_line"] == stage_metrics["protocol_line"]
+    assert info["test_metrics"]["protocol_line"].startswith("Protocol: nyu_region_support/merged ")
+    assert info["test_metrics"]["metrics"] == stage_metrics["metrics"] and info["model"]["preset"] == "tiny"
 
 
 @pytest.mark.slow
