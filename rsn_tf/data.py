@@ -125,6 +125,39 @@ def prepare_builder(name: str, data_dir: str | None = None, manual_dir: str | No
     return builder
 
 
+MAX_PLAUSIBLE_DEPTH = 100.0  # metres, as the builders check (tfds_nyu/examples.py)
+
+
+def check_example(example: dict, num_classes: int | None = None) -> dict:
+    """Fail loudly, naming the example, on values no builder of ours writes: NaN, infinite, negative or
+    absurd depth or region support, and class ids beyond the dataset's names table.
+
+    A dataset built by an older version, by hand or by another tool reaches training through
+    here; its bad frame then stops the run with the key instead of a NaN loss many steps later.
+    """
+    key = example["key"]
+    checks = []
+    for field in ("depth", "region_support"):
+        value = tf.cast(example[field], tf.float32)
+        ok = tf.reduce_all(tf.math.is_finite(value)) & tf.reduce_all(value >= 0.0)
+        ok &= tf.reduce_all(value <= MAX_PLAUSIBLE_DEPTH)
+        checks.append(
+            tf.debugging.Assert(
+                ok,
+                ["input pipeline: example", key, f"field {field} holds NaN, infinite, negative or >100 m values"],
+            )
+        )
+    if num_classes is not None:
+        checks.append(
+            tf.debugging.Assert(
+                tf.reduce_max(tf.cast(example["label"], tf.int32)) <= num_classes,
+                ["input pipeline: example", key, f"field label has a class id beyond the {num_classes} names"],
+            )
+        )
+    with tf.control_dependencies(checks):
+        return {k: tf.identity(v) for k, v in example.items()}
+
+
 def preprocess(example: dict, height: int, width: int) -> dict:
     """Stage 1: decode and resize one TFDS example to (height, width). Deterministic."""
     size = (height, width)
@@ -185,8 +218,16 @@ def make_dataset(
     training: bool,
     input_context: tf.distribute.InputContext | None = None,
     repeat: bool | None = None,
+    skip_examples: int = 0,
 ) -> tf.data.Dataset:
-    """Batches of ``split``. Training data is shuffled, augmented and repeated; evaluation is not."""
+    """Batches of ``split``. Training data is shuffled, augmented and repeated; evaluation is not.
+
+    ``skip_examples`` (training): start the stream that many examples in, exactly where an
+    uninterrupted run would be. The order (seeded shuffle) and each example's augmentation
+    (a stateless seed from its position in the stream) depend only on the seed and the
+    position, so a resumed run sees the batches the uninterrupted run saw. The skipped
+    examples pass through the read, cache and shuffle but are never augmented.
+    """
     batch = config.batch_size
     if input_context is not None:
         batch = input_context.get_per_replica_batch_size(config.batch_size)
@@ -195,7 +236,11 @@ def make_dataset(
             split = tfds.even_splits(split, input_context.num_input_pipelines)[input_context.input_pipeline_id]
     read_config = tfds.ReadConfig(shuffle_seed=config.seed, try_autocache=False)
     ds = builder.as_dataset(split=split, shuffle_files=training, read_config=read_config)
-    ds = ds.map(lambda ex: preprocess(ex, config.height, config.width), num_parallel_calls=AUTOTUNE)
+    names = (builder.info.metadata or {}).get("class_names")
+    num_classes = len(names) - 1 if names else None  # names[0] is "unlabeled"
+    ds = ds.map(
+        lambda ex: preprocess(check_example(ex, num_classes), config.height, config.width), num_parallel_calls=AUTOTUNE
+    )
     if config.cache == "memory":
         ds = ds.cache()
     elif config.cache:
@@ -204,8 +249,10 @@ def make_dataset(
         ds = ds.repeat()
     if training:
         ds = ds.shuffle(config.shuffle_buffer, seed=config.seed)
+        if skip_examples:
+            ds = ds.skip(skip_examples)
         seed = config.seed if config.seed is not None else 0
-        counter = tf.data.Dataset.counter()
+        counter = tf.data.Dataset.counter(start=skip_examples)
         ds = tf.data.Dataset.zip((ds, counter)).map(
             lambda ex, i: augment(ex, config, tf.stack([tf.cast(seed, tf.int64), i])),
             num_parallel_calls=AUTOTUNE,

@@ -115,3 +115,36 @@ def test_input_pipelines_read_disjoint_shards(built):
 def test_missing_dataset_says_how_to_build_it(tmp_path):
     with pytest.raises(DatasetNotBuiltError, match=r"rsn-build-dataset --dataset=nyu_region_support/synthetic"):
         load_builder("nyu_region_support/synthetic", data_dir=str(tmp_path))
+
+
+def test_the_input_pipeline_names_a_corrupt_example_and_the_trainer_says_what_to_do():
+    import tensorflow as tf
+
+    from rsn_tf.data import check_example
+    from rsn_tf.training.trainer import _bad_example_message
+
+    def example(depth_value=2.0, label=3):
+        depth = np.full((6, 8), 2.0, np.float32)
+        depth[1, 1] = depth_value
+        return {
+            "key": tf.constant("v2_00007"),
+            "depth": tf.constant(depth),
+            "region_support": tf.constant(np.full((6, 8), 2.0, np.float32)),
+            "label": tf.constant(np.full((6, 8, 1), label, np.uint16)),
+        }
+
+    def run(ex, classes=5):
+        ds = tf.data.Dataset.from_tensors(ex).map(lambda e: check_example(e, classes))
+        return next(iter(ds))
+
+    assert float(run(example())["depth"][0, 0]) == 2.0  # a clean example passes unchanged
+    assert float(run(example(0.0))["depth"][1, 1]) == 0.0  # 0 = no reading is fine
+    for value in (np.nan, np.inf, -1.0, 250.0):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"v2_00007.*field depth holds NaN") as caught:
+            run(example(value))
+    message = _bad_example_message(caught.value, "nyu_region_support/merged", 12)
+    assert message.startswith("bad data in nyu_region_support/merged at step 12: example v2_00007: field depth holds")
+    assert "rsn-build-dataset" in message
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"v2_00007.*class id beyond the 5 names"):
+        run(example(label=6))
+    assert int(run(example(label=5))["label"].numpy().max()) == 5

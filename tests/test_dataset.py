@@ -283,24 +283,54 @@ def test_corrupt_file_leaves_no_dataset_that_looks_complete(tmp_path):
     assert not Builder(config="v2", data_dir=str(tmp_path / "data")).is_prepared()
 
 
-def test_frames_without_valid_depth_are_skipped_and_counted(tmp_path):
-    manual = tmp_path / "manual"
+def _copy_dummy(manual) -> None:
     manual.mkdir()
     for name in (V2_FILENAME, "splits.mat"):
         (manual / name).write_bytes(open(os.path.join(DUMMY_DIR, name), "rb").read())
+
+
+def test_frames_without_valid_depth_are_skipped_and_counted(tmp_path):
+    manual = tmp_path / "manual"
+    _copy_dummy(manual)
     with h5py.File(manual / V2_FILENAME, "a") as f:
-        f["depths"][2] = np.nan  # NaN depth is invalid: the whole frame has none
-        f["depths"][4, :100, :] = np.nan  # partly invalid: kept, with 0 where NaN was
+        f["depths"][2] = 0.0  # no reading anywhere: nothing to learn from
+        f["depths"][4, :100, :] = 0.0  # partly without readings: kept, 0 = no reading
     builder = _build("v2", manual, tmp_path / "data")
     counts = expected_counts(("v2",), "official")
     total = sum(s.num_examples for s in builder.info.splits.values())
     assert total == sum(counts.values()) - 1
     assert sum(builder.info.metadata["skipped_frames"].values()) == 1
     for ex in builder.as_dataset(split="train").concatenate(builder.as_dataset(split="test")):
-        depth = ex["depth"].numpy()
-        assert np.all(np.isfinite(depth))
         if ex["key"].numpy() == b"v2_00004":
-            assert (depth[:, :100] == 0).all() and (ex["region_support"].numpy()[:, :100] == 0).all()
+            assert (ex["depth"].numpy()[:, :100] == 0).all() and (ex["region_support"].numpy()[:, :100] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "frame, corrupt, message",
+    [
+        (2, lambda f: f["depths"].__setitem__((2, slice(0, 10)), np.nan), r"frame 2 .*field 'depths': 4800 NaN"),
+        (3, lambda f: f["depths"].__setitem__((3, 0, 0), -1.0), r"frame 3 .*field 'depths': 1 negative"),
+        (1, lambda f: f["depths"].__setitem__((1, 5, 5), np.inf), r"frame 1 .*field 'depths': 1 infinite"),
+        (4, lambda f: f["labels"].__setitem__((4, 0, 0), 999), r"'labels' of frame 4 has class id 999"),
+    ],
+)
+def test_a_corrupt_frame_fails_the_build_naming_it_or_is_skipped_and_counted(tmp_path, frame, corrupt, message):
+    from tfds_nyu.examples import BadFrameError
+
+    manual = tmp_path / "manual"
+    _copy_dummy(manual)
+    with h5py.File(manual / V2_FILENAME, "a") as f:
+        corrupt(f)
+    with pytest.raises((BadFrameError, NyuFormatError), match=rf"{V2_FILENAME}.*{message}"):
+        _build("v2", manual, tmp_path / "strict")
+    assert not Builder(config="v2", data_dir=str(tmp_path / "strict")).is_prepared()  # nothing half-built
+    builder = Builder(config="v2", data_dir=str(tmp_path / "lenient"), skip_bad_frames=True)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+    counts = expected_counts(("v2",), "official")
+    assert sum(s.num_examples for s in builder.info.splits.values()) == sum(counts.values()) - 1
+    assert sum(builder.info.metadata["skipped_frames"].values()) == 1
+    keys = {ex["key"].numpy() for split in ("train", "test") for ex in builder.as_dataset(split=split)}
+    assert f"v2_{frame:05d}".encode() not in keys
 
 
 # ------------------------------------------------------------------ loading elsewhere

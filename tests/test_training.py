@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -222,6 +223,76 @@ def test_sigkill_mid_run_resumes_from_the_checkpoint(data_dir, tmp_path):
     assert json.loads((stage_dir / "metrics.json").read_text())["training"]["steps"] == 16
     assert json.loads((stage_dir / "stage.json").read_text())["complete"] is True
     assert (stage_dir / "ckpt-16.index").exists()
+
+
+def _weights(stage_dir) -> dict[str, np.ndarray]:
+    """Every array of a finished stage's generation and refinement weight files, by name."""
+    import h5py
+
+    out = {}
+    for module in ("generation", "refinement"):
+        with h5py.File(stage_dir / f"{module}.weights.h5") as fh:
+            fh.visititems(
+                lambda n, obj, m=module: out.__setitem__(f"{m}/{n}", obj[()]) if hasattr(obj, "shape") else None
+            )
+    return out
+
+
+def _start(cmd, log_path, **env_extra) -> subprocess.Popen:
+    log = open(log_path, "w")
+    return subprocess.Popen(cmd, cwd=ROOT, env=env(**env_extra), stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_step(proc, log_path, total: int, at_least: int, timeout: float = 400) -> None:
+    """Until the progress bar shows ``at_least`` of ``total`` steps done (the run is in its loop)."""
+    deadline = time.time() + timeout
+    pattern = re.compile(rf"(\d+)/{total} \[")
+    while time.time() < deadline:
+        text = open(log_path).read()
+        done = [int(m) for m in pattern.findall(text)]
+        if done and max(done) >= at_least:
+            return
+        assert proc.poll() is None, text[-3000:]
+        time.sleep(0.2)
+    pytest.fail(f"no step {at_least}/{total} within {timeout} s:\n{open(log_path).read()[-3000:]}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("devices", [1, 2])
+def test_sigterm_saves_at_the_next_step_and_the_resumed_run_equals_an_uninterrupted_one(data_dir, tmp_path, devices):
+    total = 24
+    common = ["--stage=refinement", "--epochs=3", "--steps_per_epoch=8", "--checkpoint_every_steps=100"]
+    common += ["--deterministic", "--seed=3", f"--cpu_devices={devices}"]
+    straight = run(train_cmd(data_dir, tmp_path / "straight", *common))
+    assert straight.returncode == 0, straight.stderr[-3000:]
+
+    cmd = train_cmd(data_dir, tmp_path / "model", *common)
+    log = tmp_path / "preempted.log"
+    proc = _start(cmd, log)
+    _wait_for_step(proc, log, total, at_least=3)
+    proc.send_signal(signal.SIGTERM)
+    signalled = time.time()
+    proc.wait(timeout=120)
+    seconds = time.time() - signalled
+    text = log.read_text()
+    assert proc.returncode == 42, text[-3000:]  # the documented "preempted" status
+    assert seconds < 60, f"took {seconds:.1f} s to save and exit"  # one step and one checkpoint write
+    stopped = int(re.search(r"preempted \(SIGTERM\) at step (\d+) of 24", text).group(1))
+    assert 3 <= stopped < total
+    stage_dir = tmp_path / "model" / "refinement"
+    import tensorflow as tf
+
+    assert tf.train.latest_checkpoint(str(stage_dir)).endswith(f"ckpt-{stopped}")  # saved at that step boundary
+    assert not (stage_dir / "metrics.json").exists()
+
+    again = run(cmd)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"from {stage_dir}/ckpt-{stopped} at step {stopped}." in again.stdout
+    # Exact resume: the input stream restarts where it stopped, so the weights are the uninterrupted run's.
+    expected, got = _weights(tmp_path / "straight" / "refinement"), _weights(stage_dir)
+    assert expected.keys() == got.keys() and len(got) > 50
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 @pytest.mark.slow

@@ -18,7 +18,44 @@ import tensorflow_datasets as tfds
 from rsn_tf.label_free import semantic_map
 from rsn_tf.region_support import region_support
 
-__all__ = ["encode_png", "example_features", "region_support_example", "source_tag"]
+__all__ = [
+    "MAX_PLAUSIBLE_DEPTH",
+    "BadFrameError",
+    "bad_frame_reason",
+    "encode_png",
+    "example_features",
+    "region_support_example",
+    "source_tag",
+]
+
+MAX_PLAUSIBLE_DEPTH = 100.0  # metres; NYU's Kinect reads to ~10 m: anything past this is corruption
+
+
+class BadFrameError(ValueError):
+    """A frame whose values cannot be right; the message names the file, the field and the frame."""
+
+
+def bad_frame_reason(image: np.ndarray, depth: np.ndarray) -> str | None:
+    """Why a frame read from a dataset file is corrupt, or None. Zero depth means "no reading" and is fine.
+
+    Checked: the image is (H, W, 3) uint8; the depth is (H, W) of the same size, with no NaN,
+    no infinity, nothing negative and nothing beyond MAX_PLAUSIBLE_DEPTH metres. (Labels are
+    checked against the names table where they are read, rsn_tf's nyu_mat.)
+    """
+    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+        return f"field 'images': expected (H, W, 3) uint8, got {image.shape} {image.dtype}"
+    if depth.shape != image.shape[:2]:
+        return f"field 'depths': shape {depth.shape} does not match the image's {image.shape[:2]}"
+    bad = {
+        "NaN": np.isnan(depth),
+        "infinite": np.isinf(depth),
+        "negative": depth < 0,
+        f"over {MAX_PLAUSIBLE_DEPTH:g} m": np.isfinite(depth) & (depth > MAX_PLAUSIBLE_DEPTH),
+    }
+    found = [f"{int(mask.sum())} {what}" for what, mask in bad.items() if mask.any()]
+    if found:
+        return f"field 'depths': {', '.join(found)} value(s) (0 is the only 'no reading' value)"
+    return None
 
 
 def example_features(height: int, width: int, camera: bool = False) -> tfds.features.FeaturesDict:

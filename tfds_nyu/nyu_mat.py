@@ -187,8 +187,8 @@ class NyuLabeledMat:
     def __len__(self) -> int:
         return self.num_frames
 
-    def frame(self, index: int) -> NyuFrame:
-        """Read frame ``index`` (0-based) only."""
+    def frame(self, index: int, check_labels: bool = True) -> NyuFrame:
+        """Read frame ``index`` (0-based) only; ``check_labels`` refuses class ids beyond ``names``."""
         if not 0 <= index < self.num_frames:
             raise IndexError(f"{self.path}: frame {index} out of range 0..{self.num_frames - 1}")
         try:
@@ -199,7 +199,7 @@ class NyuLabeledMat:
             raise NyuFormatError(
                 f"{self.path}: frame {index} cannot be read, the file is truncated or corrupt ({error})"
             ) from error
-        if labels.size and labels.max() > len(self.names):
+        if check_labels and labels.size and labels.max() > len(self.names):
             raise NyuFormatError(
                 f"{self.path}: field 'labels' of frame {index} has class id {int(labels.max())}, but 'names' "
                 f"lists only {len(self.names)} classes"

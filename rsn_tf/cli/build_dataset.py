@@ -36,6 +36,13 @@ flags.DEFINE_boolean(
 flags.DEFINE_multi_string(
     "mirror", [], "NYU: KEY=URL (KEY: v2, v1, splits) to download from; implies --download.", **_F
 )
+flags.DEFINE_boolean(
+    "skip_bad_frames",
+    False,
+    "NYU: skip corrupt frames (NaN/inf/negative depth, bad class ids) with a warning and count them, "
+    "instead of failing the build naming the file, field and frame.",
+    **_F,
+)
 flags.DEFINE_integer("height", None, "rgbd_folder custom config: output height (default 480).", **_F)
 flags.DEFINE_integer("width", None, "rgbd_folder custom config: output width (default 640).", **_F)
 flags.DEFINE_float("depth_scale", None, "rgbd_folder custom config: depth PNG units per metre (default 1000).", **_F)
@@ -58,8 +65,11 @@ def _builder_kwargs(name: str, config: str | None) -> dict:
 
     custom = {k: FLAGS[k].value for k in _CUSTOM if FLAGS[k].value is not None}
     if name == "rgbd_folder":
-        if FLAGS.download or FLAGS.mirror:
-            raise common.CliError("--download and --mirror are for nyu_region_support; rgbd_folder reads --manual_dir")
+        if FLAGS.download or FLAGS.mirror or FLAGS.skip_bad_frames:
+            raise common.CliError(
+                "--download, --mirror and --skip_bad_frames are for nyu_region_support; rgbd_folder reads "
+                "--manual_dir (and treats NaN depth as no reading)"
+            )
         if not FLAGS.manual_dir:
             raise common.CliError("--manual_dir: rgbd_folder needs your RGB-D folder")
         cls = tfds_nyu.RgbdFolderBuilder
@@ -83,6 +93,7 @@ def _builder_kwargs(name: str, config: str | None) -> dict:
             "config": config or tfds_nyu.Builder.DEFAULT_CONFIG_NAME,
             "download": FLAGS.download or bool(urls),
             "urls": urls,
+            "skip_bad_frames": FLAGS.skip_bad_frames,
         }
     raise common.CliError(
         f"--dataset={FLAGS.dataset!r}: expected nyu_region_support/<config> or rgbd_folder[/<config>]"

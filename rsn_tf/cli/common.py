@@ -73,7 +73,7 @@ def run(
         return main(positionals)
     except (UserError, config_lib.ConfigError, *errors) as error:
         print(f"{program}: {error}", file=sys.stderr)
-        return 2
+        return getattr(error, "exit_code", 2)  # e.g. 42: preempted, the checkpoint is saved
     finally:
         flag_values.unparse_flags()
 

@@ -72,9 +72,8 @@ def run_provenance(model_dir: str | None, stage: str | None = None) -> dict:
 
     chosen = RunDir(model_dir).select_stage(stage, serves_images=True)
     out: dict = {"training": {"run_dir": os.path.abspath(model_dir), "stage": chosen.name}}
-    config_file = os.path.join(chosen.path, "config.yaml")
-    if os.path.exists(config_file):
-        config = config_lib.load_file(config_file)
+    if os.path.exists(chosen.config_path):
+        config = config_lib.load_file(chosen.config_path)
         out["preset"] = config.get("model", {}).get("preset")
         out["training"]["dataset"] = config.get("data", {}).get("dataset")
     metrics_file = os.path.join(chosen.path, METRICS_FILE)

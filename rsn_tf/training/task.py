@@ -71,8 +71,11 @@ class RSNTask:
         split: str,
         training: bool,
         input_context: tf.distribute.InputContext | None = None,
+        skip_examples: int = 0,
     ) -> tf.data.Dataset:
-        return make_dataset(self.builder(), split, self.data_config(), training, input_context)
+        return make_dataset(
+            self.builder(), split, self.data_config(), training, input_context, skip_examples=skip_examples
+        )
 
     def build_optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         opt = self.config.optimizer

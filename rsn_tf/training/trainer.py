@@ -30,11 +30,12 @@ from rsn_tf.run_dir import RunDir, StageDir
 from rsn_tf.runtime import set_determinism, set_precision
 from rsn_tf.training.distribution import is_chief, make_strategy, strategy_name, worker_scratch_dir
 from rsn_tf.training.initialization import initialise
+from rsn_tf.training.preemption import EXIT_PREEMPTED, PreemptionWatcher, multi_worker_handler
 from rsn_tf.training.stages import StageSpec, get_stage
 from rsn_tf.training.summaries import StageSummaries
 from rsn_tf.training.task import RSNTask
 
-__all__ = ["TrainingError", "TrainingDivergedError", "Trainer"]
+__all__ = ["TrainingError", "TrainingDivergedError", "TrainingPreempted", "Trainer"]
 
 
 class TrainingError(UserError, RuntimeError):
@@ -43,6 +44,12 @@ class TrainingError(UserError, RuntimeError):
 
 class TrainingDivergedError(TrainingError):
     """The loss became NaN or infinite."""
+
+
+class TrainingPreempted(TrainingError):
+    """SIGTERM: the checkpoint is saved; the same command continues the run. rsn-train exits 42."""
+
+    exit_code = EXIT_PREEMPTED
 
 
 class Trainer:
@@ -95,10 +102,12 @@ class Trainer:
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
         manager = tf.train.CheckpointManager(checkpoint, stage_dir.path, max_to_keep=config.trainer.keep_checkpoints)
-        preemption = None
+        preemption, watcher = None, None
         if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            # TF's preemption handling for multi-worker: on SIGTERM every worker saves, then exits.
-            preemption = tf.distribute.experimental.PreemptionCheckpointHandler(self.strategy.cluster_resolver, manager)
+            # TF's preemption handling for multi-worker: on SIGTERM every worker saves, then exits 42.
+            preemption = multi_worker_handler(self.strategy, manager)
+        else:
+            watcher = PreemptionWatcher()
         if manager.latest_checkpoint:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
             self._say(f"Resuming stage '{stage.name}' from {manager.latest_checkpoint} at step {int(step.numpy())}.")
@@ -106,8 +115,16 @@ class Trainer:
             for message in initialise(model, stage, self.run_dir, config.model.resnet34_weights):
                 self._say(message)
 
+        # Exact resume: the input stream restarts where the interrupted run left it (rsn_tf/data.py),
+        # start * global batch examples in, split evenly over the input pipelines.
+        resumed_at = int(step.numpy())
         dataset = self.strategy.distribute_datasets_from_function(
-            lambda ctx: task.build_inputs("train", training=True, input_context=ctx)
+            lambda ctx: task.build_inputs(
+                "train",
+                training=True,
+                input_context=ctx,
+                skip_examples=resumed_at * batch_size // ctx.num_input_pipelines,
+            )
         )
         iterator = iter(dataset)
 
@@ -135,8 +152,13 @@ class Trainer:
         for current in range(start, total_steps):
             epoch = current // steps_per_epoch
             nan_now = tf.constant(inject is not None and current == inject)
-            result = train_step(iterator, tf.constant(task.log_mode(epoch)), nan_now)
-            losses = {k: float(v) for k, v in result.items()}
+            try:
+                result = train_step(iterator, tf.constant(task.log_mode(epoch)), nan_now)
+                losses = {k: float(v) for k, v in result.items()}
+            except tf.errors.InvalidArgumentError as error:
+                if "input pipeline: example" not in str(error):
+                    raise
+                raise TrainingError(_bad_example_message(error, config.data.dataset, current)) from None
             if not math.isfinite(losses["total"]):
                 last = manager.latest_checkpoint or "none (no step had completed a checkpoint)"
                 raise TrainingDivergedError(
@@ -149,6 +171,16 @@ class Trainer:
             done = current + 1
             if preemption is not None:
                 preemption.save_checkpoint_if_preempted()
+            if watcher is not None and watcher.requested and done < total_steps:
+                path = manager.save(checkpoint_number=done)
+                if bar is not None:
+                    bar.close()
+                watcher.close()
+                raise TrainingPreempted(
+                    f"preempted (SIGTERM) at step {done} of {total_steps} of stage '{stage.name}': checkpoint "
+                    f"{path} saved {watcher.seconds_since():.1f} s after the signal. Run the same command again to "
+                    f"continue from step {done} (exit status {EXIT_PREEMPTED})."
+                )
             if done % config.trainer.log_every_steps == 0 or done == total_steps:
                 now = time.perf_counter()
                 rate = images / max(now - t_last, 1e-9)
@@ -168,6 +200,8 @@ class Trainer:
                 )
         if bar is not None:
             bar.close()
+        if watcher is not None:
+            watcher.close()
         if total_steps > start:
             manager.save(checkpoint_number=total_steps)
 
@@ -212,6 +246,18 @@ class Trainer:
     def _say(self, message: str) -> None:
         if self.chief:
             print(message, flush=True)
+
+
+def _bad_example_message(error: Exception, dataset: str, step: int) -> str:
+    """The example key and field of a failed input-pipeline check (rsn_tf.data.check_example)."""
+    import re
+
+    found = re.search(r"input pipeline: example\] \[([^\]]+)\] \[(field [^\]]+)\]", str(error))
+    what = f"example {found.group(1)}: {found.group(2)}" if found else str(error).splitlines()[0]
+    return (
+        f"bad data in {dataset} at step {step}: {what}. The dataset holds a corrupt frame; rebuild it with "
+        "rsn-build-dataset (which checks every frame, or skips bad ones with --skip_bad_frames)"
+    )
 
 
 def _learning_rate(optimizer) -> float:

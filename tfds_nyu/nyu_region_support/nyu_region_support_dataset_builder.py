@@ -35,7 +35,7 @@ from etils import epath
 
 from rsn_tf import label_free
 from tfds_nyu import nyu_files, nyu_h5, nyu_mat, splits, synthetic
-from tfds_nyu.examples import example_features, region_support_example
+from tfds_nyu.examples import BadFrameError, bad_frame_reason, example_features, region_support_example
 from tfds_nyu.generation import beam_requested, split_examples
 
 URLS = {key: expected.url for key, expected in nyu_files.EXPECTED.items()}
@@ -138,9 +138,22 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     (or a nyudepthv2/ folder holding them). Config `synthetic` needs nothing.
     """
 
-    def __init__(self, *, download: bool = False, urls: Mapping[str, str] | None = None, **kwargs):
-        """``download=True`` tries the original URLs (or ``urls``, e.g. a mirror) when files are missing."""
+    def __init__(
+        self,
+        *,
+        download: bool = False,
+        urls: Mapping[str, str] | None = None,
+        skip_bad_frames: bool = False,
+        **kwargs,
+    ):
+        """``download=True`` tries the original URLs (or ``urls``, e.g. a mirror) when files are missing.
+
+        A corrupt frame (NaN, infinite, negative or absurd depth; a class id beyond the names
+        table) fails the build with the file, field and frame; ``skip_bad_frames=True`` skips
+        it instead, with a warning, and counts it in ``info.metadata["skipped_frames"]``.
+        """
         self._download = bool(download)
+        self._skip_bad_frames = bool(skip_bad_frames)
         self._urls = {**URLS, **(urls or {})}
         super().__init__(**kwargs)
 
@@ -245,14 +258,22 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, split, frames, files, luts):
         """One frame at a time (in process or on Beam): read it, remap its labels, run Algorithm 1."""
-        make = functools.partial(_mat_examples, files=files, luts=luts, region_mode=self.builder_config.region_mode)
+        make = functools.partial(
+            _mat_examples,
+            files=files,
+            luts=luts,
+            region_mode=self.builder_config.region_mode,
+            skip_bad=self._skip_bad_frames,
+        )
         return split_examples(frames, make, self._use_beam, split, lambda n: self._record_skipped(split, n))
 
     def _record_skipped(self, split: str, skipped: int) -> None:
         _close_mats()
         self.info.metadata.setdefault("skipped_frames", {})[split] = skipped
         if skipped:
-            log.warning("split %s: %d frame(s) without valid depth were skipped", split, skipped)
+            log.warning(
+                "split %s: %d frame(s) skipped (no valid depth, or corrupt with skip_bad_frames)", split, skipped
+            )
 
     # ------------------------------------------------------------------ the h5 tree
 
@@ -278,7 +299,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "validation": [f for f in frames if f.part == "train" and f.scene in held_out],
             "test": [f for f in frames if f.part == "val"],
         }
-        make = functools.partial(_h5_examples, region_mode=self.builder_config.region_mode)
+        make = functools.partial(
+            _h5_examples, region_mode=self.builder_config.region_mode, skip_bad=self._skip_bad_frames
+        )
         return {
             split: split_examples(items, make, self._use_beam, split, lambda n, s=split: self._record_skipped(s, n))
             for split, items in groups.items()
@@ -306,10 +329,30 @@ def _close_mats() -> None:
         _OPEN_MATS.popitem()[1].close()
 
 
-def _mat_examples(item, files: dict[str, str], luts: dict[str, np.ndarray], region_mode: str):
+def _bad_frame(where: str, reason: str, skip_bad: bool) -> list:
+    """Skip (with a warning; counted as skipped) or fail the build on a corrupt frame."""
+    if skip_bad:
+        log.warning("%s: %s: skipped (skip_bad_frames)", where, reason)
+        return []
+    raise BadFrameError(
+        f"{where}: {reason}. The file is corrupt there: fetch it again, or build with "
+        "rsn-build-dataset --skip_bad_frames to skip such frames (they are counted)"
+    )
+
+
+def _mat_examples(item, files: dict[str, str], luts: dict[str, np.ndarray], region_mode: str, skip_bad: bool = False):
     source, index, scene = item
-    frame = _open_mat(files[source], source).frame(index)
-    depth = np.where(np.isfinite(frame.depth) & (frame.depth > 0), frame.depth, 0.0).astype(np.float32)
+    where = f"{files[source]}: frame {index} ({scene})"
+    try:
+        frame = _open_mat(files[source], source).frame(index)
+    except nyu_mat.NyuFormatError as error:  # unreadable bytes, or a class id beyond the names table
+        if not skip_bad:
+            raise
+        return _bad_frame(where, str(error), skip_bad)
+    reason = bad_frame_reason(frame.image, frame.depth)
+    if reason:
+        return _bad_frame(where, reason, skip_bad)
+    depth = np.where(frame.depth > 0, frame.depth, 0.0).astype(np.float32)
     if not depth.any():
         log.warning("%s frame %d (%s) has no valid depth: skipped", files[source], index, scene)
         return []
@@ -318,9 +361,12 @@ def _mat_examples(item, files: dict[str, str], luts: dict[str, np.ndarray], regi
     return [(key, region_support_example(key, frame.image, depth, labels, region_mode, source, scene))]
 
 
-def _h5_examples(frame: nyu_h5.H5Frame, region_mode: str):
+def _h5_examples(frame: nyu_h5.H5Frame, region_mode: str, skip_bad: bool = False):
     """One h5 file at a time: memory does not grow with the size of the tree."""
     image, depth = nyu_h5.read_h5_frame(frame.path)
+    reason = bad_frame_reason(image, depth)
+    if reason:
+        return _bad_frame(str(frame.path), reason, skip_bad)
     if depth.shape != (HEIGHT, WIDTH):
         raise nyu_h5.NyuH5Error(f"{frame.path}: {depth.shape[0]}x{depth.shape[1]}, expected {HEIGHT}x{WIDTH}")
     if not depth.any():

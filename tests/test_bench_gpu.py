@@ -1,0 +1,38 @@
+"""bench/gpu.py, the GPU benchmark, as a CPU dry run of itself: it must run and print its table."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.slow
+def test_the_gpu_benchmark_dry_runs_on_the_cpu_and_prints_its_table():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    out = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "gpu.py"), "--dry_run", "--xla=off"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "bf16 matmul 512^3:" in out.stdout
+    rows = re.findall(
+        r"^\| tiny \| 48x64 \| (\S+) \| off \| ([\d.]+) \| (\d+) \| ([\d.]+) GiB .*\| ([\d.]+) \| ([\d.]+) \|$",
+        out.stdout,
+        re.M,
+    )
+    assert [r[0] for r in rows] == ["float32", "mixed_bfloat16"], out.stdout
+    for _, images_s, epoch_s, memory, latency_ms, fraction in rows:
+        assert float(images_s) > 0 and float(memory) > 0 and float(latency_ms) > 0
+        expected = 3264 / float(images_s)  # the merged training split, 3264 frames
+        assert abs(int(epoch_s) - expected) <= max(1.0, 0.01 * expected)
+        assert 0 < float(fraction) < 5
