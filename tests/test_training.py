@@ -436,3 +436,43 @@ def test_bad_input_gets_one_paragraph_without_a_traceback(data_dir, tmp_path, ex
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_checkpoint_holds_every_model_variable_and_reads_the_earlier_layout(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from rsn_tf.models import RegionSupportNetwork, get_preset
+    from rsn_tf.training.trainer import restore_training_checkpoint, training_checkpoint
+
+    model = RegionSupportNetwork(get_preset("tiny", height=32, width=48))
+    model.build()
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(model.trainable_variables)
+    step = tf.Variable(7, dtype=tf.int64)
+    rng = np.random.default_rng(0)
+    for variable in model.weights:  # distinct values everywhere, BatchNorm statistics included
+        variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype(np.float32))
+    expected = [v.numpy().copy() for v in model.weights]
+    new = training_checkpoint(model, optimizer, step).save(str(tmp_path / "new" / "ckpt"))
+    legacy = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step).save(str(tmp_path / "old" / "ckpt"))
+
+    def wipe():
+        for variable in model.weights:
+            variable.assign(tf.zeros_like(variable))
+
+    wipe()
+    said = []
+    restore_training_checkpoint(new, training_checkpoint(model, optimizer, step), model, optimizer, step, said.append)
+    for variable, value in zip(model.weights, expected):  # every one, the list-held layers' too
+        np.testing.assert_array_equal(variable.numpy(), value, err_msg=variable.path)
+    assert said == []
+    # The earlier layout (the model object) still restores, with a warning: it never held the
+    # statistics of layers kept in lists, which is why the layout changed.
+    wipe()
+    restore_training_checkpoint(
+        legacy, training_checkpoint(model, optimizer, step), model, optimizer, step, said.append
+    )
+    lost = [v.path for v, value in zip(model.weights, expected) if not np.array_equal(v.numpy(), value)]
+    assert lost and all("moving" in p for p in lost), lost
+    assert len(said) == 1 and "earlier RSN-TF" in said[0]

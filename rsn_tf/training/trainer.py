@@ -100,7 +100,7 @@ class Trainer:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(model.trainable_variables)
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-            checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+            checkpoint = training_checkpoint(model, optimizer, step)
         manager = tf.train.CheckpointManager(checkpoint, stage_dir.path, max_to_keep=config.trainer.keep_checkpoints)
         preemption, watcher = None, None
         if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -109,7 +109,7 @@ class Trainer:
         else:
             watcher = PreemptionWatcher()
         if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            restore_training_checkpoint(manager.latest_checkpoint, checkpoint, model, optimizer, step, self._say)
             self._say(f"Resuming stage '{stage.name}' from {manager.latest_checkpoint} at step {int(step.numpy())}.")
         else:
             for message in initialise(model, stage, self.run_dir, config.model.resnet34_weights):
@@ -246,6 +246,36 @@ class Trainer:
     def _say(self, message: str) -> None:
         if self.chief:
             print(message, flush=True)
+
+
+def training_checkpoint(model, optimizer, step) -> tf.train.Checkpoint:
+    """Every variable of the model by its path (BatchNorm statistics included), the optimizer, the step.
+
+    Keyed by ``variable.path`` without the model's own name, which Keras numbers per process.
+    Tracking the model object instead misses the layers held in Python lists (the trunk, the
+    extractor, the regression convs): their trainable weights survived through the optimizer, but
+    their BatchNorm statistics (and, in a frozen module, their weights too) were lost on resume.
+    """
+    weights = {v.path.split("/", 1)[-1]: v for v in model.weights}
+    if len(weights) != len(model.weights):
+        raise TrainingError("two model variables share a path; the checkpoint could not tell them apart")
+    return tf.train.Checkpoint(weights=weights, optimizer=optimizer, step=step)
+
+
+def restore_training_checkpoint(path: str, checkpoint, model, optimizer, step, say) -> None:
+    """Restore ``path``; a checkpoint of the earlier layout (the model object) is read as such, with a warning."""
+    try:
+        checkpoint.restore(path).assert_existing_objects_matched()
+        return
+    except AssertionError:
+        pass
+    legacy = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    legacy.restore(path).assert_existing_objects_matched()
+    say(
+        f"Warning: {path} was written by an earlier RSN-TF that saved only part of the model: the BatchNorm "
+        "statistics of layers held in lists (in a frozen module, their weights too) restart from where this "
+        "process built them. Restart the stage (remove its ckpt-* files) for an exact run."
+    )
 
 
 def _bad_example_message(error: Exception, dataset: str, step: int) -> str:
