@@ -14,6 +14,7 @@ The grace period a scheduler must give is one training step plus one checkpoint 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -56,12 +57,11 @@ def multi_worker_handler(strategy, manager):
     import tensorflow as tf
 
     def exit_fn() -> None:
-        print(
-            f"Preempted: every worker saved a checkpoint ({manager.latest_checkpoint}); exiting with "
-            f"{EXIT_PREEMPTED}. Start every worker again with the same command to continue.",
-            file=sys.stderr,
-            flush=True,
+        message = (
+            f"rsn-train: preempted: every worker saved a checkpoint ({manager.latest_checkpoint}); exiting with "
+            f"{EXIT_PREEMPTED}. Start every worker again with the same command to continue.\n"
         )
+        os.write(2, message.encode())  # straight to the descriptor: TF may call this off the main thread
         sys.exit(EXIT_PREEMPTED)
 
     config = tf.distribute.experimental.TerminationConfig(exit_fn=exit_fn, grace_period=0)

@@ -169,8 +169,8 @@ class Trainer:
             step.assign_add(1)
             images += batch_size
             done = current + 1
-            if preemption is not None:
-                preemption.save_checkpoint_if_preempted()
+            if preemption is not None:  # on a preemption notice: save (named by the step) and exit 42
+                preemption.save_checkpoint_if_preempted(checkpoint_number=done)
             if watcher is not None and watcher.requested and done < total_steps:
                 path = manager.save(checkpoint_number=done)
                 if bar is not None:
