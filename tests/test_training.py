@@ -156,7 +156,7 @@ def test_two_workers_survive_a_sigterm_to_one_and_end_with_identical_weights(dat
     import h5py
     import tensorflow as tf
 
-    total = 12
+    total = 8
     cmd = train_cmd(data_dir, tmp_path / "model", "--epochs=1", f"--steps_per_epoch={total}", "--stage=joint")
     cmd.append("--checkpoint_every_steps=100")
 
@@ -207,40 +207,6 @@ def test_two_workers_survive_a_sigterm_to_one_and_end_with_identical_weights(dat
 # ------------------------------------------------------------------ faults
 
 
-@pytest.mark.slow
-def test_sigkill_mid_run_resumes_from_the_checkpoint(data_dir, tmp_path):
-    model_dir = tmp_path / "model"
-    cmd = train_cmd(
-        data_dir, model_dir, "--stage=refinement", "--epochs=2", "--steps_per_epoch=8", "--checkpoint_every_steps=2"
-    )
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 400
-    stage_dir = model_dir / "refinement"
-    while time.time() < deadline and not (stage_dir / "ckpt-6.index").exists():
-        assert proc.poll() is None, proc.stdout.read()[-3000:]
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    assert not (stage_dir / "metrics.json").exists()
-    assert json.loads((stage_dir / "stage.json").read_text())["complete"] is False  # not done: not exportable
-    # The last complete checkpoint is the one the state file names: a kill that lands while ckpt-6
-    # is being written (its .index already there, the state file not yet updated) leaves ckpt-4.
-    import tensorflow as tf
-
-    latest = tf.train.latest_checkpoint(str(stage_dir))
-    saved = int(latest.rsplit("-", 1)[1])
-    assert 4 <= saved < 16
-
-    again = run(cmd)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert f"Resuming stage 'refinement' from {stage_dir}/ckpt-{saved} at step {saved}." in again.stdout
-    assert f"start at step {saved}" in again.stdout
-    assert json.loads((stage_dir / "metrics.json").read_text())["training"]["steps"] == 16
-    assert json.loads((stage_dir / "stage.json").read_text())["complete"] is True
-    assert (stage_dir / "ckpt-16.index").exists()
-
-
 def _weights(stage_dir) -> dict[str, np.ndarray]:
     """Every array of a finished stage's generation and refinement weight files, by name."""
     import h5py
@@ -278,7 +244,7 @@ def _wait_for_step(proc, log_path, total: int, at_least: int, timeout: float = 4
 def test_sigterm_saves_at_the_next_step_and_the_resumed_run_equals_an_uninterrupted_one(data_dir, tmp_path, devices):
     # Two epochs, so the resumed stream crosses an epoch boundary; fewer steps on 2 logical devices,
     # whose deterministic kernels are slow on 2 cores.
-    per_epoch = 6 if devices == 1 else 3
+    per_epoch = 4 if devices == 1 else 2
     total = 2 * per_epoch
     common = ["--stage=refinement", "--epochs=2", f"--steps_per_epoch={per_epoch}", "--checkpoint_every_steps=100"]
     common += ["--deterministic", "--seed=3", f"--cpu_devices={devices}"]
@@ -302,7 +268,9 @@ def test_sigterm_saves_at_the_next_step_and_the_resumed_run_equals_an_uninterrup
     import tensorflow as tf
 
     assert tf.train.latest_checkpoint(str(stage_dir)).endswith(f"ckpt-{stopped}")  # saved at that step boundary
+    # Not done, so not exportable: a SIGKILL leaves the same state, with the last periodic checkpoint.
     assert not (stage_dir / "metrics.json").exists()
+    assert json.loads((stage_dir / "stage.json").read_text())["complete"] is False
 
     again = run(cmd)
     assert again.returncode == 0, again.stderr[-3000:]
