@@ -37,6 +37,7 @@ __all__ = [
     "parse_known",
     "load_sparse_depth",
     "known_from_sparse",
+    "least_squares_fit",
     "fit_calibration",
     "calibrate",
 ]
@@ -173,7 +174,8 @@ def known_from_sparse(sparse: np.ndarray, height: int, width: int, source: str =
     return KnownDepths(rows, cols, metres, source)
 
 
-def _least_squares(x: np.ndarray, y: np.ndarray, model: str) -> tuple[float, float]:
+def least_squares_fit(x: np.ndarray, y: np.ndarray, model: str = "scale_shift") -> tuple[float, float]:
+    """``(s, t)`` minimising ``sum((s x + t - y)^2)`` (``t`` = 0 for ``model="scale"``)."""
     if model == "scale":
         return float(np.dot(x, y) / np.dot(x, x)), 0.0
     design = np.stack([x, np.ones_like(x)], axis=1)
@@ -232,7 +234,7 @@ def fit_calibration(
             sample = rng.choice(len(x), size=need, replace=False)
             if model == "scale_shift" and np.ptp(x[sample]) <= 1e-12:
                 continue
-            s, t = _least_squares(x[sample], y[sample], model)
+            s, t = least_squares_fit(x[sample], y[sample], model)
             err = _relative_error(pred, known, s, t, space)
             candidate = err < inlier_threshold
             score = (int(candidate.sum()), -float(np.sum(np.minimum(err, inlier_threshold))))
@@ -240,7 +242,7 @@ def fit_calibration(
                 best, inliers = score, candidate
         if inliers.sum() < need:  # no consensus at all: fall back to every point
             inliers = np.ones(len(x), bool)
-    s, t = _least_squares(x[inliers], y[inliers], model)
+    s, t = least_squares_fit(x[inliers], y[inliers], model)
     out = _calibrated(pred[inliers], s, t, space)
     residual = out - known[inliers]
     return Calibration(

@@ -30,7 +30,7 @@ import numpy as np
 from rsn_tf.camera import CameraIntrinsics, back_project, resolve_intrinsics
 from rsn_tf.colormap import DEFAULT_MAX_DEPTH, colorize_depth
 
-__all__ = ["MM_PER_METRE", "atomic_write", "depth_to_png16", "write_ply", "write_depth_files"]
+__all__ = ["MM_PER_METRE", "atomic_write", "atomic_write_bytes", "depth_to_png16", "write_ply", "write_depth_files"]
 
 MM_PER_METRE = 1000.0
 
@@ -76,21 +76,17 @@ def write_ply(path, points: np.ndarray, colors: np.ndarray) -> int:
         "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
     )
 
+    data = header.encode("ascii") + vertex.tobytes()
     if hasattr(path, "write"):
-        path.write(header.encode("ascii"))
-        path.write(vertex.tobytes())
-        return len(vertex)
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as fh:
-            fh.write(header.encode("ascii"))
-            fh.write(vertex.tobytes())
-
-    atomic_write(path, write)
+        path.write(data)
+    else:
+        atomic_write_bytes(path, data)
     return len(vertex)
 
 
-def _write_bytes(path: str, data: bytes) -> None:
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """``data`` into ``path``, complete or not at all (``atomic_write``)."""
+
     def write(tmp: str) -> None:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -125,7 +121,7 @@ def write_depth_files(
         "npy": f"{base}_depth.npy",
     }
     if png_bytes:
-        _write_bytes(paths["depth_png"], png_bytes)
+        atomic_write_bytes(paths["depth_png"], png_bytes)
     else:
         atomic_write(paths["depth_png"], lambda tmp: cv2.imwrite(tmp, depth_to_png16(depth)))
     atomic_write(paths["color_png"], lambda tmp: cv2.imwrite(tmp, colorize_depth(depth, max_depth)))
@@ -154,5 +150,5 @@ def write_depth_files(
             "ply": os.path.basename(str(paths["ply"])),
             "points": paths["points"],
         }
-        _write_bytes(str(paths["camera"]), (json.dumps(camera, indent=2) + "\n").encode())
+        atomic_write_bytes(str(paths["camera"]), (json.dumps(camera, indent=2) + "\n").encode())
     return paths

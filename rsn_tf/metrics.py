@@ -24,12 +24,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from rsn_tf.calibration import least_squares_fit
+
 __all__ = [
     "METRIC_NAMES",
     "MetricConfig",
     "CROPS",
     "ALIGNMENTS",
-    "AGGREGATIONS",
     "SUM_NAMES",
     "eigen_crop_mask",
     "garg_crop_mask",
@@ -66,7 +67,6 @@ _GARG_CROP_FRACTIONS = (0.40810811, 0.99189189, 0.03594771, 0.96405229)
 
 CROPS: tuple[str, ...] = ("none", "eigen", "garg")
 ALIGNMENTS: tuple[str, ...] = ("none", "median", "least_squares")
-AGGREGATIONS: tuple[str, ...] = ("per_image", "pooled")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,10 +142,13 @@ def valid_mask(gt: np.ndarray, config: MetricConfig = MetricConfig()) -> np.ndar
     return mask
 
 
-def _clamp_prediction(pred: np.ndarray, config: MetricConfig) -> np.ndarray:
+def _replace_non_finite(pred: np.ndarray, config: MetricConfig) -> np.ndarray:
     pred = np.where(np.isposinf(pred), config.max_depth, pred)
-    pred = np.where(np.isnan(pred) | np.isneginf(pred), config.min_depth, pred)
-    return np.clip(pred, config.min_depth, config.max_depth)
+    return np.where(np.isnan(pred) | np.isneginf(pred), config.min_depth, pred)
+
+
+def _clamp_prediction(pred: np.ndarray, config: MetricConfig) -> np.ndarray:
+    return np.clip(_replace_non_finite(pred, config), config.min_depth, config.max_depth)
 
 
 def align_prediction(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, alignment: str) -> np.ndarray:
@@ -157,8 +160,7 @@ def align_prediction(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, alignme
         median = np.median(p)
         return pred * (np.median(g) / median) if median > 0 else pred
     if alignment == "least_squares":
-        design = np.stack([p, np.ones_like(p)], axis=1)
-        (scale, shift), *_ = np.linalg.lstsq(design, g, rcond=None)
+        scale, shift = least_squares_fit(p, g)  # the calibration's own fit (rsn_tf/calibration.py)
         return pred * scale + shift
     raise ValueError(f"alignment={alignment!r}: expected one of {', '.join(ALIGNMENTS)}")
 
@@ -201,9 +203,8 @@ def per_image_sums(pred: np.ndarray, gt: np.ndarray, config: MetricConfig = Metr
         mask = valid_mask(g_img, config)
         if not mask.any():
             continue
-        p_img = np.where(np.isposinf(p_img), config.max_depth, p_img)
-        p_img = np.where(np.isnan(p_img) | np.isneginf(p_img), config.min_depth, p_img)
-        p_img = _clamp_prediction(align_prediction(p_img, g_img, mask, config.alignment), config)
+        aligned = align_prediction(_replace_non_finite(p_img, config), g_img, mask, config.alignment)
+        p_img = np.clip(aligned, config.min_depth, config.max_depth)
         p, g = p_img[mask], g_img[mask]
         ratio = np.maximum(g / p, p / g)
         log_err = np.log(p) - np.log(g)

@@ -33,7 +33,7 @@ from rsn_tf.calibration import CalibrationError, KnownDepths, calibrate, known_f
 from rsn_tf.calibration import parse_known as parse_known_points
 from rsn_tf.camera import CameraError, resolve_intrinsics
 from rsn_tf.colormap import colorize_depth
-from rsn_tf.depth_files import atomic_write, depth_to_png16, write_depth_files
+from rsn_tf.depth_files import atomic_write, atomic_write_bytes, depth_to_png16, write_depth_files
 from rsn_tf.errors import UserError
 
 __all__ = [
@@ -197,11 +197,7 @@ def predict_images(paths: Sequence[str], source, options: PredictOptions, root: 
 
 
 def _write_json(path: str, document: dict) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as fh:
-            json.dump(document, fh, indent=2)
-
-    atomic_write(path, write)
+    atomic_write_bytes(path, (json.dumps(document, indent=2) + "\n").encode())
 
 
 def _frame_batches(capture, batch_size: int) -> Iterator[list[np.ndarray]]:
