@@ -322,13 +322,33 @@ def _plan(num_frames: int, seed: int, first_scene: int, frames_per_scene: tuple[
     return plan[:num_frames]
 
 
-def _render_task(task: tuple[int, int, int, tuple[int, int]]) -> tuple[RenderedFrame, str, str]:
-    scene_index, pose, seed, size = task
-    scene = make_scene(scene_index, seed)
-    return render(scene, pose, *size), scene.name, scene.scene_type
+WORLDS = ("simple", "hard")
 
 
-def _frames(plan, seed, size, workers: int = 1) -> Iterator[tuple[RenderedFrame, str, str]]:
+def _world(world: str):
+    """(make scene, render, v2 class table, v1 class table) of a world."""
+    if world == "simple":
+        return make_scene, render, V2_NAMES, V1_NAMES
+    if world == "hard":
+        from tfds_nyu import synthetic_hard  # imports this module: load it only when asked
+
+        return (
+            synthetic_hard.make_hard_scene,
+            synthetic_hard.render_hard,
+            synthetic_hard.HARD_V2_NAMES,
+            (synthetic_hard.HARD_V1_NAMES),
+        )
+    raise ValueError(f"world: unknown synthetic world {world!r}; choose from {', '.join(WORLDS)}")
+
+
+def _render_task(task: tuple[int, int, int, tuple[int, int], str]) -> tuple[RenderedFrame, str, str]:
+    scene_index, pose, seed, size, world = task
+    make, draw, _, _ = _world(world)
+    scene = make(scene_index, seed)
+    return draw(scene, pose, *size), scene.name, scene.scene_type
+
+
+def _frames(plan, seed, size, workers: int = 1, world: str = "simple") -> Iterator[tuple[RenderedFrame, str, str]]:
     """Rendered frames in plan order. Every frame depends only on (seed, scene, pose), so
     rendering them concurrently gives the same files as rendering them in order.
 
@@ -337,7 +357,7 @@ def _frames(plan, seed, size, workers: int = 1) -> Iterator[tuple[RenderedFrame,
     process pool did, so a build started from a script on standard input, or from a script
     without an ``if __name__ == "__main__":`` guard, respawned its workers forever.
     """
-    tasks = [(scene_index, pose, seed, tuple(size)) for scene_index, pose in plan]
+    tasks = [(scene_index, pose, seed, tuple(size), world) for scene_index, pose in plan]
     if workers <= 1 or len(tasks) < 8:
         yield from map(_render_task, tasks)
         return
@@ -364,6 +384,7 @@ def generate(
     seed: int = 0,
     progress: bool = False,
     workers: int | None = None,
+    world: str = "simple",
 ) -> dict[str, epath.Path]:
     """Write ``nyu_depth_v2_labeled.mat``, ``nyu_depth_data_labeled.mat`` and ``splits.mat``.
 
@@ -371,8 +392,10 @@ def generate(
     v1 scenes share names (and rooms) with v2 scenes, as in the real data. Returns
     the written paths. Files are written to a temporary name and renamed, so an
     interrupted run never leaves a file that looks complete. Frames are rendered by
-    ``workers`` threads (default: one per core, at most 4) and written in order.
+    ``workers`` threads (default: one per core, at most 4) and written in order. ``world`` is
+    ``simple`` (this module's rooms) or ``hard`` (``tfds_nyu.synthetic_hard``).
     """
+    _, _, v2_names, v1_names = _world(world)
     if workers is None:
         workers = min(4, os.cpu_count() or 1)
     out = epath.Path(out_dir)
@@ -383,12 +406,12 @@ def generate(
     v1_plan = _plan(v1_frames, seed, v1_first, (6, 16))
     paths = {"v2": out / V2_FILENAME, "v1": out / V1_FILENAME, "splits": out / SPLITS_FILENAME}
     bar = _progress(v2_frames + v1_frames, progress)
-    for version, plan, names in (("v2", v2_plan, V2_NAMES), ("v1", v1_plan, V1_NAMES)):
+    for version, plan, names in (("v2", v2_plan, v2_names), ("v1", v1_plan, v1_names)):
         if not plan:
             paths.pop(version)
             continue
         tmp = paths[version].parent / (paths[version].name + ".incomplete")
-        write_labeled_mat(tmp, version, bar(_frames(plan, seed, size, workers)), len(plan), names, size)
+        write_labeled_mat(tmp, version, bar(_frames(plan, seed, size, workers, world)), len(plan), names, size)
         tmp.rename(paths[version])
     # An 'official' v2 split: whole scenes alternate between train and test (about 55/45 as NYU).
     scene_of = [s for s, _ in v2_plan]

@@ -47,6 +47,14 @@ CONFIG_FLAGS = common.define_config_flags(
     FLAGS, only=CONFIG_KEYS, rename={"trainer.model_dir": "out"}, purpose="ablation"
 )
 flags.DEFINE_string("rows", "all", "Comma-separated row names (default: all).", flag_values=FLAGS)
+flags.DEFINE_list(
+    "summarise",
+    [],
+    "Only summarise finished runs, one --out per seed (e.g. runs/abl_s0,runs/abl_s1,runs/abl_s2): mean ± std "
+    "per row and each claim's verdict over seeds (holds / fails / within noise), written to the first run's "
+    "folder as ablation_seeds.md and .json.",
+    flag_values=FLAGS,
+)
 
 
 def _check_budget(out: str, config) -> None:
@@ -75,6 +83,8 @@ def _ablation(positionals: list[str]) -> int:
     from rsn_tf import config as config_lib
     from rsn_tf.evaluation.ablation import check_claims, format_table, run_ablation, select_rows
 
+    if FLAGS.summarise:
+        return _summarise(FLAGS.summarise)
     config = common.config_from_flags(
         FLAGS,
         CONFIG_FLAGS,
@@ -94,6 +104,7 @@ def _ablation(positionals: list[str]) -> int:
     _check_budget(out, config)
 
     import keras
+    import tensorflow_datasets as tfds
 
     from rsn_tf.run_dir import RunDir
     from rsn_tf.training.stages import StageSpec
@@ -120,12 +131,66 @@ def _ablation(positionals: list[str]) -> int:
         f"{epochs} epoch(s) per trained row, output in {out}/",
         flush=True,
     )
-    results = run_ablation(trainer_for, rows, out, eval_batches)
+
+    def test_examples():
+        from rsn_tf.data import prepare_builder
+
+        builder = prepare_builder(config.data.dataset, config.data.data_dir, config.data.manual_dir)
+        return tfds.as_numpy(builder.as_dataset(split="test"))
+
+    results = run_ablation(
+        trainer_for, rows, out, eval_batches, test_examples=test_examples, size=(config.data.height, config.data.width)
+    )
     print(f"\n{format_table(results)}\n")
     for claim in check_claims(results):
         verdict = {True: "HOLDS", False: "does NOT hold", None: "not tested"}[claim["holds"]]
         print(f"- {claim['claim']}: {verdict} ({claim['detail']})")
     print(f"\n{len(rows)} row(s) in {time.perf_counter() - start:.0f} s; table in {out}/ablation.md")
+    return 0
+
+
+def _summarise(dirs: list[str]) -> int:
+    """Mean ± std over the seeds of finished runs, and each claim's verdict over them."""
+    import json
+
+    from rsn_tf import config as config_lib
+    from rsn_tf.evaluation.ablation import format_seed_table, summarise_seeds
+    from rsn_tf.run_dir import RunDir
+
+    per_seed, budgets = {}, {}
+    for out in dirs:
+        summary = os.path.join(out, "ablation.json")
+        if not os.path.exists(summary):
+            raise common.CliError(f"--summarise: {summary} does not exist; run rsn-ablation --out={out} first")
+        config = config_lib.flatten(config_lib.load_file(RunDir(out).config_path))
+        seed = int(config["trainer.seed"])
+        if seed in per_seed:
+            raise common.CliError(f"--summarise: {out} and another run both used seed {seed}")
+        budgets[out] = {k: config.get(k) for k in BUDGET_KEYS if k != "trainer.seed"}
+        with open(summary) as fh:
+            per_seed[seed] = json.load(fh)["results"]
+    first = dirs[0]
+    differ = [out for out in dirs if budgets[out] != budgets[first]]
+    if differ:
+        raise common.CliError(
+            f"--summarise: {', '.join(differ)} used another budget or dataset than {first}: "
+            f"{budgets[differ[0]]} vs {budgets[first]}"
+        )
+    result = summarise_seeds(per_seed)
+    text = format_seed_table(result)
+    print(f"Table 3 over seeds {result['seeds']} (mean ± std):\n\n{text}\n")
+    for claim in result["claims"]:
+        print(f"- {claim['claim']}: {claim['verdict'].upper()} ({claim['detail']})")
+    with open(os.path.join(first, "ablation_seeds.md"), "w") as fh:
+        fh.write(
+            text
+            + "\n\n"
+            + "\n".join(f"- {c['claim']}: **{c['verdict']}** ({c['detail']})" for c in result["claims"])
+            + "\n"
+        )
+    with open(os.path.join(first, "ablation_seeds.json"), "w") as fh:
+        json.dump(result, fh, indent=2)
+    print(f"\nwritten to {first}/ablation_seeds.md and .json")
     return 0
 
 

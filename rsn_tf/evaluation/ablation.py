@@ -15,6 +15,9 @@ generation_depth            generation module alone, log Lr on the depth map
 generation_depth_linear     the same with linear Lr
 generation_depth_l2         the same with L2 (eq. 1) in log space ("in log space")
 baseline2                   ground-truth region support scored as a depth map; no model
+baseline2_printed           the same with the printed Algorithm 1 (``printed_region_support``:
+                            bin edges, the top bin and small bins left at R = 0), which
+                            is what the paper's 1.29 m looks like
 refinement_gt               refinement on ground-truth region support (teacher forcing)
 refinement_rs_guidance      refinement trained from scratch on the region support of
                             the frozen Baseline1 generation module (guidance and coarse
@@ -60,6 +63,8 @@ __all__ = [
     "CLAIMS",
     "select_rows",
     "ground_truth_region_support_metrics",
+    "printed_region_support_metrics",
+    "summarise_seeds",
     "format_table",
     "check_claims",
     "run_ablation",
@@ -110,6 +115,7 @@ ROWS: dict[str, AblationRow] = {
         ),
         _row("generation_depth_l2", "Generation module, with L2 loss", loss="l2", generation_only=True, target="depth"),
         AblationRow("baseline2", "Baseline2: analysis of ground truth", "data"),
+        AblationRow("baseline2_printed", "Baseline2, printed Algorithm 1 (gaps kept)", "data"),
         _row(
             "refinement_gt",
             "Refinement module with ground truth",
@@ -181,6 +187,7 @@ PAPER_TABLE3: dict[str, dict[str, float]] = {
         "generation_depth_linear": (0.2572, 0.2855, 0.7805, 0.6114, 0.8456, 0.9650),
         "generation_depth_l2": (0.2503, 0.2784, 0.7681, 0.6217, 0.8682, 0.9663),
         "baseline2": (0.5063, 0.4763, 1.29, 0.615, 0.9016, 0.9742),
+        "baseline2_printed": (0.5063, 0.4763, 1.29, 0.615, 0.9016, 0.9742),  # the same printed row
         "refinement_gt": (0.0851, 0.1057, 0.2917, 0.9528, 0.9938, 0.9988),
         "refinement_rs_guidance": (0.3471, 0.3764, 1.056, 0.4497, 0.7643, 0.9191),
         "refinement_semantic": (0.3345, 0.3235, 0.9806, 0.4847, 0.8005, 0.9345),
@@ -225,6 +232,29 @@ def ground_truth_region_support_metrics(batches, metric_config: MetricConfig = M
     # Pixels outside every region have region support 0; the metrics clamp them to min_depth,
     # as they would any prediction of 0, so they count as (large) errors, not as skipped pixels.
     return compute_depth_metrics(np.concatenate(preds), np.concatenate(gts), metric_config)
+
+
+def printed_region_support_metrics(
+    examples, size: tuple[int, int], metric_config: MetricConfig = MetricConfig()
+) -> dict:
+    """Baseline2 with the printed Algorithm 1: its region support, made at full resolution from each
+    test example's labels and depth, resized (nearest, as the input pipeline resizes every target)
+    and scored as a depth map against the depth resized the same way."""
+    import tensorflow as tf
+
+    from rsn_tf.region_support import printed_region_support
+
+    preds, gts = [], []
+    for example in examples:
+        depth = np.asarray(example["depth"], np.float32)
+        depth = depth[..., 0] if depth.ndim == 3 else depth
+        labels = np.asarray(example["label"])
+        labels = labels[..., 0] if labels.ndim == 3 else labels
+        r = printed_region_support(labels, depth).region_support
+        both = tf.image.resize(np.stack([r, depth], -1), size, method="nearest").numpy()
+        preds.append(both[..., 0])
+        gts.append(both[..., 1])
+    return compute_depth_metrics(np.stack(preds), np.stack(gts), metric_config)
 
 
 def format_table(results: dict[str, dict], with_paper: bool = True) -> str:
@@ -272,12 +302,16 @@ def run_ablation(
     eval_batches: Callable[[], object],
     metric_config: MetricConfig = MetricConfig(),
     say: Callable[[str], None] = print,
+    test_examples: Callable[[], object] | None = None,
+    size: tuple[int, int] | None = None,
 ) -> dict[str, dict]:
     """Run ``rows`` in table order, each once; a row whose stage is complete is not run again.
 
     ``trainer_factory(row)`` returns a Trainer whose model_dir is ``out_dir`` (every row is a
     stage dir there, so rows initialise from each other) and whose budget is the row's.
-    ``eval_batches()`` yields the test split's batches (Baseline2 needs nothing else).
+    ``eval_batches()`` yields the test split's batches (Baseline2 needs nothing else);
+    ``test_examples()`` yields its full-resolution examples and ``size`` is the model's
+    (height, width), for the printed Baseline2, which remakes the region support.
     """
     os.makedirs(out_dir, exist_ok=True)
     run = RunDir(out_dir)
@@ -297,7 +331,14 @@ def run_ablation(
             continue
         say(f"\n[{index}/{len(rows)}] {row.title}")
         start = time.perf_counter()
-        if row.kind == "data":
+        if row.name == "baseline2_printed":
+            if test_examples is None or size is None:
+                raise ValueError("baseline2_printed needs test_examples and size")
+            metrics = printed_region_support_metrics(test_examples(), size, metric_config)
+            write_metrics_document(
+                stage.metrics_path, {"model": row.name, "settings": {}, "metrics": metrics, "region_statistics": {}}
+            )
+        elif row.kind == "data":
             metrics = ground_truth_region_support_metrics(eval_batches(), metric_config)
             write_metrics_document(
                 stage.metrics_path, {"model": row.name, "settings": {}, "metrics": metrics, "region_statistics": {}}
@@ -311,3 +352,57 @@ def run_ablation(
     with open(os.path.join(out_dir, "ablation.md"), "w") as fh:
         fh.write(format_table(results) + "\n")
     return results
+
+
+# A claim's verdict over seeds: paired differences (better row minus worse row, per seed).
+# "holds" when every seed agrees and the mean difference exceeds twice its standard error;
+# "fails" likewise the other way; anything else is "within noise".
+NOISE_STANDARD_ERRORS = 2.0
+
+
+def summarise_seeds(per_seed: dict[int, dict[str, dict]], metric: str = "rmse") -> dict:
+    """Mean and std over seeds of every row's metrics, and each claim's verdict over seeds.
+
+    ``per_seed`` maps a seed to its results (row -> metrics), as ``ablation.json`` holds them.
+    """
+    seeds = sorted(per_seed)
+    rows = [r for r in ROW_ORDER if all(r in per_seed[s] for s in seeds)]
+    table = {}
+    for row in rows:
+        keys = [k for _, k in PAPER_COLUMNS if all(k in per_seed[s][row] for s in seeds)]
+        values = {k: np.array([per_seed[s][row][k] for s in seeds], np.float64) for k in keys}
+        table[row] = {k: (float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0) for k, v in values.items()}
+    claims = []
+    for text, better, worse in CLAIMS:
+        if not all(r in rows for r in (better, *worse)):
+            claims.append({"claim": text, "verdict": "not tested", "detail": "rows missing"})
+            continue
+        verdicts, details = [], []
+        for w in worse:
+            diff = np.array([per_seed[s][better][metric] - per_seed[s][w][metric] for s in seeds])
+            mean = float(diff.mean())
+            se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("inf")
+            if np.all(diff < 0) and -mean > NOISE_STANDARD_ERRORS * se:
+                verdicts.append("holds")
+            elif np.all(diff > 0) and mean > NOISE_STANDARD_ERRORS * se:
+                verdicts.append("fails")
+            else:
+                verdicts.append("within noise")
+            base = float(np.mean([per_seed[s][w][metric] for s in seeds]))
+            details.append(
+                f"{better} - {w}: {mean:+.4f} m ({100 * mean / base:+.1f}%), standard error {se:.4f}, "
+                f"per seed {', '.join(f'{d:+.4f}' for d in diff)}"
+            )
+        verdict = verdicts[0] if len(set(verdicts)) == 1 else "mixed: " + ", ".join(verdicts)
+        claims.append({"claim": text, "verdict": verdict, "detail": "; ".join(details)})
+    return {"seeds": seeds, "metric": metric, "table": table, "claims": claims}
+
+
+def format_seed_table(summary: dict) -> str:
+    """Markdown: mean ± std over seeds per row."""
+    head = ["Table 3 row", *(c for c, _ in PAPER_COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row, values in summary["table"].items():
+        cells = [f"{values[k][0]:.4f} ± {values[k][1]:.4f}" if k in values else "–" for _, k in PAPER_COLUMNS]
+        lines.append("| " + " | ".join([ROWS[row].title, *cells]) + " |")
+    return "\n".join(lines)

@@ -12,6 +12,8 @@ Configs:
              no labels, so region support comes from Felzenszwalb segments (``rsn_tf.label_free``);
              whole scenes held out for validation, the official val as test
   synthetic  400 synthetic frames written in NYU's file layout, then read like `merged`
+  synthetic_hard       400 frames of the hard synthetic world (tfds_nyu/synthetic_hard.py), read the same way
+  synthetic_hard_mini  32 frames of it, for tests
 
 The real configs build from ``--manual_dir``, where files are recognised by content
 (``tfds_nyu.nyu_files``), and never wait on the dead original host unless asked
@@ -62,6 +64,7 @@ class NyuRegionSupportConfig(tfds.core.BuilderConfig):
     split_rule: str = "official"  # official (v2 splits.mat) | scene_aware (the paper's) | h5_tree
     synthetic_frames: tuple[int, int] = (0, 0)  # (v2, v1) frames to render; (0, 0) = real NYU files
     synthetic_seed: int = 0
+    synthetic_world: str = "simple"  # tfds_nyu.synthetic.WORLDS: simple (the demo's) or hard
     region_mode: str = "labels"  # rsn_tf.label_free.REGION_MODES
 
     def __post_init__(self):
@@ -83,6 +86,7 @@ class NyuRegionSupportConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
     """NYU Depth v1 + v2 with region-support targets (Algorithm 1)."""
 
+    # New configs leave the existing ones' data unchanged, so they do not bump the version.
     VERSION = tfds.core.Version("1.1.0")
     RELEASE_NOTES = {
         "1.0.0": "Initial release: v1, v2, merged and synthetic configs.",
@@ -124,6 +128,24 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             sources=("v2", "v1"),
             split_rule="scene_aware",
             synthetic_frames=(200, 200),
+        ),
+        NyuRegionSupportConfig(
+            name="synthetic_hard",
+            description="The hard synthetic world (tfds_nyu/synthetic_hard.py: appearance independent of class "
+            "and distance, rotated furniture, clutter, Kinect-like raw depth in-painted), 200 + 200 frames in "
+            "NYU's .mat layout, read like `merged`.",
+            sources=("v2", "v1"),
+            split_rule="scene_aware",
+            synthetic_frames=(200, 200),
+            synthetic_world="hard",
+        ),
+        NyuRegionSupportConfig(
+            name="synthetic_hard_mini",
+            description="16 + 16 frames of the hard synthetic world, for tests.",
+            sources=("v2", "v1"),
+            split_rule="scene_aware",
+            synthetic_frames=(16, 16),
+            synthetic_world="hard",
         ),
     ]
     DEFAULT_CONFIG_NAME = "merged"
@@ -188,14 +210,21 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _files(self, dl_manager: tfds.download.DownloadManager) -> dict[str, epath.Path]:
         config = self.builder_config
         if config.synthetic:
+            world = "" if config.synthetic_world == "simple" else f"_{config.synthetic_world}"
             target = dl_manager.download_dir / (
-                f"synthetic_nyu_s{config.synthetic_seed}_v2x{config.synthetic_frames[0]}_v1x{config.synthetic_frames[1]}"
+                f"synthetic{world}_nyu_s{config.synthetic_seed}_v2x{config.synthetic_frames[0]}"
+                f"_v1x{config.synthetic_frames[1]}"
             )
             paths = {key: target / FILENAMES[key] for key in ("v2", "v1", "splits")}
             if not all(p.exists() for p in paths.values()):
                 log.info("Rendering synthetic NYU-format files into %s", target)
                 synthetic.generate(
-                    target, *config.synthetic_frames, size=(HEIGHT, WIDTH), seed=config.synthetic_seed, progress=True
+                    target,
+                    *config.synthetic_frames,
+                    size=(HEIGHT, WIDTH),
+                    seed=config.synthetic_seed,
+                    progress=True,
+                    world=config.synthetic_world,
                 )
             return paths
 
