@@ -152,7 +152,7 @@ class RuntimeConfig:
         False,
         "deterministic",
         "Deterministic kernels (TF op determinism, oneDNN's reordering optimisations off), so a replay of the "
-        "run's config.yaml gives the same weights and metrics bit for bit; costs some speed.",
+        "run's config.yaml gives the same weights and metrics (to float noise, 1e-6 relative); costs some speed.",
     )
 
 
