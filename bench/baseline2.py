@@ -10,9 +10,10 @@ vectorised; it equals the literal ``paper_reference`` on blob-shaped classes, te
 
 Frames: the labelled real NYU frame of ``../shared/data/real_rgbd`` (real labels, real
 sensor depth with holes); the 50 real NYU label maps with the smooth synthetic depth of
-bench/region_support.py; synthetic rooms (labels and Kinect-like raw depth).
+bench/region_support.py; synthetic rooms (labels and Kinect-like raw depth); and the whole
+test split of each ``--datasets`` entry, as built (labels and the in-painted depth, full size).
 
-    python bench/baseline2.py [--synthetic_frames=24]
+    python bench/baseline2.py [--synthetic_frames=24] [--datasets=nyu_region_support/synthetic_hard]
 """
 
 from __future__ import annotations
@@ -33,6 +34,29 @@ from label_free_region_support import label_maps_with_smooth_depth, real_labelle
 
 FLAGS = common.new_flag_values()
 flags.DEFINE_integer("synthetic_frames", 24, "Synthetic frames.", flag_values=FLAGS)
+flags.DEFINE_list(
+    "datasets",
+    ["nyu_region_support/synthetic", "nyu_region_support/synthetic_hard"],
+    "Built datasets whose whole test split is scored (built first if missing).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_string("data_dir", None, "TFDS data dir of --datasets.", flag_values=FLAGS)
+
+
+def test_split(name: str):
+    import tensorflow_datasets as tfds
+
+    from rsn_tf.data import prepare_builder
+
+    builder = prepare_builder(name, FLAGS.data_dir)
+    return [
+        (
+            None,
+            ex["depth"][..., 0] if ex["depth"].ndim == 3 else ex["depth"],
+            ex["label"][..., 0] if ex["label"].ndim == 3 else ex["label"],
+        )
+        for ex in tfds.as_numpy(builder.as_dataset(split="test"))
+    ]
 
 
 def main(positionals: list[str]) -> int:
@@ -41,6 +65,9 @@ def main(positionals: list[str]) -> int:
         "50 real NYU label maps + smooth depth": label_maps_with_smooth_depth(),
         f"{FLAGS.synthetic_frames} synthetic frames": synthetic_frames(FLAGS.synthetic_frames),
     }
+    for name in FLAGS.datasets:
+        frames = test_split(name)
+        sets[f"{name}, whole test split ({len(frames)} frames)"] = frames
     print("| frames | Algorithm 1 | valid pixels left at R = 0 | abs_rel | RMSE (m) | δ1 |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, frames in sets.items():
