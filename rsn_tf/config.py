@@ -87,6 +87,12 @@ class DataConfig:
         None, "manual_dir", "Dir with the NYU .mat files, used when the dataset must be built."
     )
     batch_size: int = _field(8, "batch_size", "Global batch size (across all replicas and workers).")
+    build_wait_s: float = _field(
+        6 * 3600.0,
+        "dataset_wait_timeout",
+        "Multi-worker: seconds a non-chief worker waits for the chief to build a missing dataset in the shared "
+        "--data_dir before it gives up.",
+    )
     eval_split: str = _field("test", "eval_split", "Split the stage is evaluated on at its end.")
     eval_batches: int | None = _field(None, "eval_batches", "Evaluate on this many batches (default: the whole split).")
     augment_scale: float = _field(

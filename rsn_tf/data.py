@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
+from collections.abc import Callable
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -103,16 +105,64 @@ def _check_same_folder(builder: tfds.core.DatasetBuilder, manual_dir: str | None
         )
 
 
-def prepare_builder(name: str, data_dir: str | None = None, manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
+def wait_for_builder(
+    name: str,
+    data_dir: str | None,
+    builder_worker: str,
+    timeout_s: float,
+    poll_s: float = 2.0,
+    say: Callable[[str], None] = print,
+) -> tfds.core.DatasetBuilder:
+    """Wait until another process (``builder_worker``, e.g. the chief) has built ``name`` in ``data_dir``.
+
+    TFDS writes a dataset into an ``incomplete.*`` folder and renames it when done, so a
+    dataset that is prepared is complete. A waiting worker says so every 30 s; after
+    ``timeout_s`` it stops with what to do (the usual cause: the workers do not share the dir).
+    """
+    import tfds_nyu  # noqa: F401  registers the builders
+
+    start = time.monotonic()
+    last_said = -30.0
+    while True:
+        builder = tfds.builder(name, data_dir=data_dir)
+        if builder.is_prepared():
+            return builder
+        waited = time.monotonic() - start
+        if waited >= timeout_s:
+            raise DatasetNotBuiltError(
+                f"{name} did not appear in {builder.data_dir} within {timeout_s:.0f} s (--dataset_wait_timeout) while "
+                f"{builder_worker} was to build it. If the workers do not share that dir (one disk per machine), "
+                f"build it on every machine first:\n{_build_command(builder, data_dir)}\nor give every worker a "
+                "--data_dir on shared storage; if the build is just slow, raise --dataset_wait_timeout."
+            )
+        if waited - last_said >= 30.0:
+            say(f"Waiting for {builder_worker} to build {name} in {builder.data_dir} ({waited:.0f} s so far) ...")
+            last_said = waited
+        time.sleep(poll_s)
+
+
+def prepare_builder(
+    name: str,
+    data_dir: str | None = None,
+    manual_dir: str | None = None,
+    *,
+    builder_worker: str | None = None,
+    wait_timeout_s: float = 6 * 3600.0,
+) -> tfds.core.DatasetBuilder:
     """Like ``load_builder``, but builds a missing dataset first where it can.
 
     A synthetic config needs nothing. Any other config (real NYU, the h5 tree, an RGB-D
     folder) is built from ``manual_dir`` when one is given; without it, a missing dataset
     raises ``DatasetNotBuiltError`` with the build command.
+
+    ``builder_worker``: another process builds it (multi-worker training: the chief); this one
+    waits for it (``wait_for_builder``) instead of building the same files at the same time.
     """
     try:
         builder = load_builder(name, data_dir)
     except DatasetNotBuiltError:
+        if builder_worker is not None:
+            return wait_for_builder(name, data_dir, builder_worker, wait_timeout_s)
         builder = tfds.builder(name, data_dir=data_dir)
         if not builder.builder_config.name.startswith("synthetic") and not manual_dir:
             raise

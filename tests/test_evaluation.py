@@ -20,15 +20,15 @@ import pytest
 from helpers import build_small_merged
 
 from rsn_tf.evaluation.ablation import (
-    format_seed_table,
-    printed_region_support_metrics,
-    summarise_seeds,
     PAPER_TABLE3,
     ROW_ORDER,
     check_claims,
+    format_seed_table,
     format_table,
     ground_truth_region_support_metrics,
+    printed_region_support_metrics,
     select_rows,
+    summarise_seeds,
 )
 from rsn_tf.evaluation.figures import PANEL_WIDTH, comparison_grid, region_boundaries, region_support_figure
 from rsn_tf.evaluation.region_statistics import RegionStatistics, per_region_statistics

@@ -204,6 +204,49 @@ def test_two_workers_survive_a_sigterm_to_one_and_end_with_identical_weights(dat
     assert compared > 50
 
 
+@pytest.mark.slow
+def test_two_workers_on_an_empty_data_dir_one_builds_the_other_waits(tmp_path):
+    """A fresh multi-worker start with no dataset: the chief builds it, worker 1 waits, both train."""
+    data_dir = tmp_path / "tfds"
+    cmd = train_cmd(str(data_dir), tmp_path / "model", "--epochs=1", "--steps_per_epoch=2", "--stage=joint")
+    cmd = [c.replace("nyu_region_support/merged", "nyu_region_support/synthetic_hard_mini") for c in cmd]
+    ports = free_ports(2)
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    workers = []
+    for index in range(2):
+        (tmp_path / f"tmp{index}").mkdir()
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        log = tmp_path / f"worker{index}.log"
+        workers.append((_start(cmd, log, TF_CONFIG=tf_config, TMPDIR=str(tmp_path / f"tmp{index}")), log))
+    for proc, log in workers:
+        proc.wait(timeout=500)
+        assert proc.returncode == 0, log.read_text()[-3000:]
+    chief, other = (log.read_text() for _, log in workers)
+    assert "Building nyu_region_support/synthetic_hard_mini" in chief and "Waiting for" not in chief
+    assert "Waiting for the chief (worker 0) to build nyu_region_support/synthetic_hard_mini" in other
+    assert "Building" not in other and "rendering synthetic" not in other
+    # One build: one set of rendered files, one prepared dataset.
+    assert len(list((data_dir / "downloads").glob("synthetic_hard_nyu_*"))) == 1
+    assert len(list((data_dir / "nyu_region_support" / "synthetic_hard_mini").iterdir())) == 1
+    assert (tmp_path / "model" / "joint" / "metrics.json").exists()
+
+
+def test_a_worker_waiting_for_a_build_that_never_comes_stops_with_what_to_do(tmp_path):
+    from rsn_tf.data import DatasetNotBuiltError, wait_for_builder
+
+    said = []
+    start = time.monotonic()
+    with pytest.raises(DatasetNotBuiltError) as error:
+        wait_for_builder(
+            "nyu_region_support/synthetic_hard_mini", str(tmp_path), "the chief (worker 0)", 0.5, 0.1, said.append
+        )
+    assert time.monotonic() - start < 5
+    message = str(error.value)
+    assert "--dataset_wait_timeout" in message and "the chief (worker 0)" in message
+    assert f"rsn-build-dataset --dataset=nyu_region_support/synthetic_hard_mini --data_dir={tmp_path}" in message
+    assert said and said[0].startswith("Waiting for the chief (worker 0) to build")
+
+
 # ------------------------------------------------------------------ faults
 
 

@@ -40,7 +40,7 @@ def _train(positionals: list[str]) -> int:
     if config.runtime.deterministic:  # oneDNN reads this when TensorFlow is imported: set it before
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
     absl_logging.set_verbosity(absl_logging.WARNING)  # TFDS logs every dataset construction at INFO
-    from rsn_tf.training.distribution import split_cpu
+    from rsn_tf.training.distribution import dataset_builder_worker, split_cpu
 
     split_cpu(config.runtime.cpu_devices)  # must happen before TensorFlow initialises its devices
     import keras
@@ -50,10 +50,19 @@ def _train(positionals: list[str]) -> int:
     from rsn_tf.training.trainer import Trainer
 
     keras.utils.set_random_seed(config.trainer.seed)
-    # The dataset first: a run that cannot start (dataset missing, or built from another folder)
-    # must leave an existing run dir's config.yaml as it was.
-    prepare_builder(config.data.dataset, config.data.data_dir, config.data.manual_dir)
+    # The strategy first: MultiWorkerMirroredStrategy must configure collectives before anything
+    # starts TensorFlow's runtime, and building a dataset does.
     trainer = Trainer(config)
+    # Then the dataset: a run that cannot start (dataset missing, or built from another folder)
+    # must leave an existing run dir's config.yaml as it was. With several workers, only the
+    # chief builds a missing dataset; the others wait for it.
+    prepare_builder(
+        config.data.dataset,
+        config.data.data_dir,
+        config.data.manual_dir,
+        builder_worker=dataset_builder_worker(),
+        wait_timeout_s=config.data.build_wait_s,
+    )
     run = RunDir(config.trainer.model_dir)
     if trainer.chief:
         config_lib.save_file(config, run.config_path)

@@ -6,6 +6,7 @@ GPUs (or over a CPU split into logical devices, for tests), else the default str
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 
@@ -13,7 +14,15 @@ import tensorflow as tf
 
 from rsn_tf.errors import UserError
 
-__all__ = ["DistributionError", "split_cpu", "make_strategy", "strategy_name", "is_chief", "worker_scratch_dir"]
+__all__ = [
+    "DistributionError",
+    "dataset_builder_worker",
+    "split_cpu",
+    "make_strategy",
+    "strategy_name",
+    "is_chief",
+    "worker_scratch_dir",
+]
 
 
 class DistributionError(UserError, RuntimeError):
@@ -58,6 +67,27 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     if resolver is None or not resolver.task_type:
         return True
     return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+def dataset_builder_worker() -> str | None:
+    """Who builds a missing dataset, as seen from this process: None when it is this process (no
+    TF_CONFIG, or this is the chief), else the chief's name, for which this worker waits.
+
+    Read from TF_CONFIG, so that it is known before the strategy exists (rsn-train prepares the
+    dataset first, and two workers building the same files at once corrupt them).
+    """
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return None
+    try:
+        spec = json.loads(raw)
+        task = spec.get("task", {})
+        cluster = spec.get("cluster", {})
+    except (ValueError, AttributeError) as error:
+        raise DistributionError(f"TF_CONFIG is not valid JSON with 'cluster' and 'task': {error}") from error
+    if "chief" in cluster:
+        return None if task.get("type") == "chief" else "the chief"
+    return None if task.get("type") in (None, "worker") and int(task.get("index", 0)) == 0 else "the chief (worker 0)"
 
 
 def worker_scratch_dir(strategy: tf.distribute.Strategy, stage: str) -> str:

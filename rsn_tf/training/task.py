@@ -24,9 +24,12 @@ __all__ = ["RSNTask"]
 class RSNTask:
     """One training stage of the Region Support Network."""
 
-    def __init__(self, config: ExperimentConfig, stage: StageSpec):
+    def __init__(self, config: ExperimentConfig, stage: StageSpec, dataset_builder_worker: str | None = None):
+        """``dataset_builder_worker``: set on a non-chief worker (the chief's name); a missing dataset
+        is then awaited from that worker instead of built here as well."""
         self.config = config
         self.stage = stage
+        self.dataset_builder_worker = dataset_builder_worker
         self.model_config = get_preset(config.model.preset)
         if stage.guidance:
             self.model_config = self.model_config.replace(guidance=stage.guidance)
@@ -63,7 +66,13 @@ class RSNTask:
         """The prepared TFDS builder (a missing synthetic config is built first)."""
         if self._builder is None:
             data = self.config.data
-            self._builder = prepare_builder(data.dataset, data.data_dir, data.manual_dir)
+            self._builder = prepare_builder(
+                data.dataset,
+                data.data_dir,
+                data.manual_dir,
+                builder_worker=self.dataset_builder_worker,
+                wait_timeout_s=data.build_wait_s,
+            )
         return self._builder
 
     def build_inputs(

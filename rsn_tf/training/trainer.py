@@ -28,7 +28,13 @@ from rsn_tf.evaluation.sources import DepthSource
 from rsn_tf.metrics import MetricConfig
 from rsn_tf.run_dir import RunDir, StageDir
 from rsn_tf.runtime import set_determinism, set_precision
-from rsn_tf.training.distribution import is_chief, make_strategy, strategy_name, worker_scratch_dir
+from rsn_tf.training.distribution import (
+    dataset_builder_worker,
+    is_chief,
+    make_strategy,
+    strategy_name,
+    worker_scratch_dir,
+)
 from rsn_tf.training.initialization import initialise
 from rsn_tf.training.preemption import EXIT_PREEMPTED, PreemptionWatcher, multi_worker_handler
 from rsn_tf.training.stages import StageSpec, get_stage
@@ -83,7 +89,8 @@ class Trainer:
         """
         stage = stage_name if isinstance(stage_name, StageSpec) else get_stage(stage_name)
         config = self.config
-        task = RSNTask(config, stage)
+        # One worker builds a missing dataset; the others wait for it (they share --data_dir).
+        task = RSNTask(config, stage, dataset_builder_worker=dataset_builder_worker())
         train_examples = task.builder().info.splits["train"].num_examples
         batch_size = config.data.batch_size
         steps_per_epoch = config.trainer.steps_per_epoch or max(1, train_examples // batch_size)
