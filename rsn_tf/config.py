@@ -160,6 +160,18 @@ class RuntimeConfig:
         "Deterministic kernels (TF op determinism, oneDNN's reordering optimisations off), so a replay of the "
         "run's config.yaml gives the same weights and metrics (to float noise, 1e-6 relative); costs some speed.",
     )
+    worker_heartbeat_timeout_s: float = _field(
+        60.0,
+        "worker_heartbeat_timeout",
+        "Multi-worker: a worker silent this long (seconds) is declared dead and the others stop (exit 43). Longer "
+        "tolerates stalls (a stopped or starved process); shorter notices a dead worker sooner.",
+    )
+    collective_timeout_s: float = _field(
+        1800.0,
+        "collective_timeout",
+        "Multi-worker: seconds one all-reduce may wait for the other workers before the job stops (exit 43); it "
+        "bounds a worker that is alive but stuck. It must exceed the slowest step, tracing included.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -150,15 +150,27 @@ def free_ports(n: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_two_workers_survive_a_sigterm_to_one_and_end_with_identical_weights(data_dir, tmp_path):
-    """Two real worker processes (MultiWorkerMirroredStrategy on localhost). SIGTERM to worker 1:
-    both save at the same step and exit 42; started again, both resume there and finish in lockstep."""
+def test_two_workers_build_once_ride_out_a_stall_and_survive_sigterm_and_a_dead_peer(tmp_path):
+    """Two real worker processes (MultiWorkerMirroredStrategy on localhost), one scenario:
+
+    1. an empty data dir: the chief builds the dataset, worker 1 waits for it;
+    2. worker 1 stopped (SIGSTOP) for 6 s, then continued: the job goes on;
+    3. SIGTERM to worker 1: both save at the same step and exit 42;
+    4. restarted, they resume there; worker 1 is then killed outright (SIGKILL): the chief stops
+       within the heartbeat timeout with exit 43 and says how to restart;
+    5. restarted again, both resume from the chief's last checkpoint, finish in lockstep, and end
+       with identical weights.
+    """
     import h5py
     import tensorflow as tf
 
-    total = 8
-    cmd = train_cmd(data_dir, tmp_path / "model", "--epochs=1", f"--steps_per_epoch={total}", "--stage=joint")
-    cmd.append("--checkpoint_every_steps=100")
+    total, heartbeat = 12, 20
+    data_dir = tmp_path / "tfds"
+    cmd = train_cmd(str(data_dir), tmp_path / "model", "--epochs=1", f"--steps_per_epoch={total}", "--stage=joint")
+    cmd = [c.replace("nyu_region_support/merged", "nyu_region_support/synthetic_hard_mini") for c in cmd]
+    cmd += ["--checkpoint_every_steps=2", f"--worker_heartbeat_timeout={heartbeat}"]
+    chief_dir = tmp_path / "model" / "joint"
+    started: list[subprocess.Popen] = []
 
     def start_workers(tag: str) -> list[tuple[subprocess.Popen, object]]:
         ports = free_ports(2)
@@ -169,28 +181,63 @@ def test_two_workers_survive_a_sigterm_to_one_and_end_with_identical_weights(dat
             tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
             log = tmp_path / f"{tag}{index}.log"
             workers.append((_start(cmd, log, TF_CONFIG=tf_config, TMPDIR=str(tmp_path / f"tmp{index}")), log))
+            started.append(workers[-1][0])
         return workers
 
-    workers = start_workers("first")
-    _wait_for_step(workers[0][0], workers[0][1], total, at_least=2)
-    workers[1][0].send_signal(signal.SIGTERM)
-    signalled = time.time()
-    for proc, log in workers:
-        proc.wait(timeout=240)
-        assert proc.returncode == 42, log.read_text()[-3000:]  # both: preempted, checkpoint saved
-    assert time.time() - signalled < 120
-    chief_dir = tmp_path / "model" / "joint"
-    saved = int(tf.train.latest_checkpoint(str(chief_dir)).rsplit("-", 1)[1])
-    assert 2 <= saved < total
-    assert not (chief_dir / "metrics.json").exists()
+    def latest_step() -> int:
+        return int(tf.train.latest_checkpoint(str(chief_dir)).rsplit("-", 1)[1])
 
-    workers = start_workers("again")
-    for proc, log in workers:
-        proc.wait(timeout=400)
-        assert proc.returncode == 0, log.read_text()[-3000:]
-    chief_log = workers[0][1].read_text()
-    assert "MultiWorkerMirroredStrategy" in chief_log
-    assert f"Resuming stage 'joint' from {chief_dir}/ckpt-{saved} at step {saved}." in chief_log
+    try:
+        # 1-3: build once, stall, SIGTERM.
+        workers = start_workers("first")
+        _wait_for_step(workers[0][0], workers[0][1], total, at_least=2)
+        workers[1][0].send_signal(signal.SIGSTOP)
+        time.sleep(6)
+        workers[1][0].send_signal(signal.SIGCONT)
+        _wait_for_step(workers[0][0], workers[0][1], total, at_least=4)  # the stall did not kill the job
+        workers[1][0].send_signal(signal.SIGTERM)
+        signalled = time.time()
+        for proc, log in workers:
+            proc.wait(timeout=240)
+            assert proc.returncode == 42, log.read_text()[-3000:]  # both: preempted, checkpoint saved
+        assert time.time() - signalled < 120
+        chief, other = (log.read_text() for _, log in workers)
+        assert "MultiWorkerMirroredStrategy" in chief
+        assert "Building nyu_region_support/synthetic_hard_mini" in chief and "Waiting for" not in chief
+        assert "Waiting for the chief (worker 0) to build nyu_region_support/synthetic_hard_mini" in other
+        assert "Building" not in other and "rendering synthetic" not in other
+        assert len(list((data_dir / "downloads").glob("synthetic_hard_nyu_*"))) == 1  # one build
+        preempted = latest_step()
+        assert 4 <= preempted < total and not (chief_dir / "metrics.json").exists()
+
+        # 4: resume, then a dead peer.
+        workers = start_workers("again")
+        _wait_for_step(workers[0][0], workers[0][1], total, at_least=preempted + 2)
+        assert f"Resuming stage 'joint' from {chief_dir}/ckpt-{preempted} at step {preempted}." in (
+            workers[0][1].read_text()
+        )
+        workers[1][0].kill()
+        killed = time.time()
+        proc, log = workers[0]
+        proc.wait(timeout=heartbeat + 120)
+        text = log.read_text()
+        assert proc.returncode == 43, text[-3000:]
+        assert time.time() - killed < heartbeat + 90  # bounded: no hang
+        assert "another worker of this multi-worker job died or stopped responding" in text
+        assert "Restart every worker with the same command" in text and "Traceback" not in text
+        resumed = latest_step()
+        assert resumed > preempted
+
+        # 5: resume from the chief's checkpoint and finish in lockstep.
+        workers = start_workers("last")
+        for proc, log in workers:
+            proc.wait(timeout=400)
+            assert proc.returncode == 0, log.read_text()[-3000:]
+    finally:
+        for proc in started:  # never leave a worker waiting for a peer that will not come
+            if proc.poll() is None:
+                proc.kill()
+    assert f"Resuming stage 'joint' from {chief_dir}/ckpt-{resumed} at step {resumed}." in workers[0][1].read_text()
     assert json.loads((chief_dir / "metrics.json").read_text())["training"]["steps"] == total
     worker_dir = tmp_path / "tmp1" / "rsn_worker_worker_1" / "joint"
     compared = 0
@@ -202,33 +249,6 @@ def test_two_workers_survive_a_sigterm_to_one_and_end_with_identical_weights(dat
                 np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
                 compared += 1
     assert compared > 50
-
-
-@pytest.mark.slow
-def test_two_workers_on_an_empty_data_dir_one_builds_the_other_waits(tmp_path):
-    """A fresh multi-worker start with no dataset: the chief builds it, worker 1 waits, both train."""
-    data_dir = tmp_path / "tfds"
-    cmd = train_cmd(str(data_dir), tmp_path / "model", "--epochs=1", "--steps_per_epoch=2", "--stage=joint")
-    cmd = [c.replace("nyu_region_support/merged", "nyu_region_support/synthetic_hard_mini") for c in cmd]
-    ports = free_ports(2)
-    cluster = {"worker": [f"localhost:{p}" for p in ports]}
-    workers = []
-    for index in range(2):
-        (tmp_path / f"tmp{index}").mkdir()
-        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        log = tmp_path / f"worker{index}.log"
-        workers.append((_start(cmd, log, TF_CONFIG=tf_config, TMPDIR=str(tmp_path / f"tmp{index}")), log))
-    for proc, log in workers:
-        proc.wait(timeout=500)
-        assert proc.returncode == 0, log.read_text()[-3000:]
-    chief, other = (log.read_text() for _, log in workers)
-    assert "Building nyu_region_support/synthetic_hard_mini" in chief and "Waiting for" not in chief
-    assert "Waiting for the chief (worker 0) to build nyu_region_support/synthetic_hard_mini" in other
-    assert "Building" not in other and "rendering synthetic" not in other
-    # One build: one set of rendered files, one prepared dataset.
-    assert len(list((data_dir / "downloads").glob("synthetic_hard_nyu_*"))) == 1
-    assert len(list((data_dir / "nyu_region_support" / "synthetic_hard_mini").iterdir())) == 1
-    assert (tmp_path / "model" / "joint" / "metrics.json").exists()
 
 
 def test_a_worker_waiting_for_a_build_that_never_comes_stops_with_what_to_do(tmp_path):

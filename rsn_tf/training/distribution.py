@@ -15,6 +15,7 @@ import tensorflow as tf
 from rsn_tf.errors import UserError
 
 __all__ = [
+    "EXIT_WORKER_LOST",
     "DistributionError",
     "dataset_builder_worker",
     "split_cpu",
@@ -36,10 +37,53 @@ def split_cpu(devices: int) -> None:
         tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * devices)
 
 
-def make_strategy(cpu_devices: int = 1) -> tf.distribute.Strategy:
-    """MultiWorkerMirrored when TF_CONFIG is set, Mirrored over several GPUs (or split CPUs), else default."""
+# Exit status of a worker whose peer died or stalled past the timeouts (42 is preemption).
+EXIT_WORKER_LOST = 43
+
+
+def _configure_worker_health(heartbeat_timeout_s: float) -> None:
+    """TF's coordination service, as MultiWorkerMirroredStrategy would set it up, with our heartbeat timeout.
+
+    MultiWorkerMirroredStrategy configures the service with TF's default heartbeat timeout
+    (10 s) unless one is configured already; on a busy 2-core machine a starved worker missed
+    that and the job died (``CollectiveBcastSend ... Restart your program``). There is no public
+    API for the timeout, so this uses the context's (internal, stable since TF 2.9) method; the
+    strategy then keeps our configuration.
+    """
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.eager import context
+
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    spec = resolver.cluster_spec()
+    if resolver.task_type not in ("chief", "worker") or context.context().coordination_service is not None:
+        return
+    jobs = [
+        coordination_config_pb2.CoordinatedJob(name=job, num_tasks=spec.num_tasks(job))
+        for job in ("chief", "worker")
+        if job in spec.jobs
+    ]
+    leader = "/job:chief/replica:0/task:0" if "chief" in spec.jobs else "/job:worker/replica:0/task:0"
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=leader,
+        coordinated_jobs=jobs,
+        heartbeat_timeout_in_ms=int(heartbeat_timeout_s * 1000),
+    )
+
+
+def make_strategy(
+    cpu_devices: int = 1, heartbeat_timeout_s: float = 60.0, collective_timeout_s: float | None = 1800.0
+) -> tf.distribute.Strategy:
+    """MultiWorkerMirrored when TF_CONFIG is set, Mirrored over several GPUs (or split CPUs), else default.
+
+    Multi-worker: a worker silent for ``heartbeat_timeout_s`` is declared dead, and one
+    all-reduce waits at most ``collective_timeout_s``; either stops the survivors with an error
+    (the trainer turns it into ``WorkerLostError``, exit 43) instead of a hang.
+    """
     if os.environ.get("TF_CONFIG"):
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        _configure_worker_health(heartbeat_timeout_s)
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout_s)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()

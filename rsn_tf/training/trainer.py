@@ -29,6 +29,7 @@ from rsn_tf.metrics import MetricConfig
 from rsn_tf.run_dir import RunDir, StageDir
 from rsn_tf.runtime import set_determinism, set_precision
 from rsn_tf.training.distribution import (
+    EXIT_WORKER_LOST,
     dataset_builder_worker,
     is_chief,
     make_strategy,
@@ -41,7 +42,7 @@ from rsn_tf.training.stages import StageSpec, get_stage
 from rsn_tf.training.summaries import StageSummaries
 from rsn_tf.training.task import RSNTask
 
-__all__ = ["TrainingError", "TrainingDivergedError", "TrainingPreempted", "Trainer"]
+__all__ = ["TrainingError", "TrainingDivergedError", "TrainingPreempted", "WorkerLostError", "Trainer"]
 
 
 class TrainingError(UserError, RuntimeError):
@@ -58,6 +59,17 @@ class TrainingPreempted(TrainingError):
     exit_code = EXIT_PREEMPTED
 
 
+class WorkerLostError(TrainingError):
+    """Multi-worker: another worker died or stalled past the timeouts. rsn-train exits 43."""
+
+    exit_code = EXIT_WORKER_LOST
+
+
+# What TF raises on the survivors when a peer is gone (heartbeats stopped, connection lost, a
+# collective past its timeout, or a collective aborted because of either).
+_WORKER_LOST_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError)
+
+
 class Trainer:
     """Runs one stage (or all five) of the paper's schedule."""
 
@@ -65,7 +77,9 @@ class Trainer:
         self.config = config
         set_precision(config.runtime.precision)
         set_determinism(config.runtime.deterministic)
-        self.strategy = strategy or make_strategy(config.runtime.cpu_devices)
+        self.strategy = strategy or make_strategy(
+            config.runtime.cpu_devices, config.runtime.worker_heartbeat_timeout_s, config.runtime.collective_timeout_s
+        )
         self.chief = is_chief(self.strategy)
         self.run_dir = RunDir(config.trainer.model_dir)
         replicas = self.strategy.num_replicas_in_sync
@@ -115,9 +129,13 @@ class Trainer:
             preemption = multi_worker_handler(self.strategy, manager)
         else:
             watcher = PreemptionWatcher()
-        if manager.latest_checkpoint:
-            restore_training_checkpoint(manager.latest_checkpoint, checkpoint, model, optimizer, step, self._say)
-            self._say(f"Resuming stage '{stage.name}' from {manager.latest_checkpoint} at step {int(step.numpy())}.")
+        # Every worker resumes from the chief's checkpoint (the run dir is shared, as multi-worker
+        # training requires): a worker killed outright may have missed its own last save, and
+        # workers that resumed at different steps would wait on each other forever.
+        latest = tf.train.latest_checkpoint(self.run_dir.stage(stage.name).path) or manager.latest_checkpoint
+        if latest:
+            restore_training_checkpoint(latest, checkpoint, model, optimizer, step, self._say)
+            self._say(f"Resuming stage '{stage.name}' from {latest} at step {int(step.numpy())}.")
         else:
             for message in initialise(model, stage, self.run_dir, config.model.resnet34_weights):
                 self._say(message)
@@ -156,55 +174,63 @@ class Trainer:
         t_last, images = time.perf_counter(), 0
         losses: dict[str, float] = {}
         inject = config.trainer.inject_nan_at_step
-        for current in range(start, total_steps):
-            epoch = current // steps_per_epoch
-            nan_now = tf.constant(inject is not None and current == inject)
-            try:
-                result = train_step(iterator, tf.constant(task.log_mode(epoch)), nan_now)
-                losses = {k: float(v) for k, v in result.items()}
-            except tf.errors.InvalidArgumentError as error:
-                if "input pipeline: example" not in str(error):
-                    raise
-                raise TrainingError(_bad_example_message(error, config.data.dataset, current)) from None
-            if not math.isfinite(losses["total"]):
-                last = manager.latest_checkpoint or "none (no step had completed a checkpoint)"
-                raise TrainingDivergedError(
-                    f"The loss became {losses['total']} at step {current} of stage '{stage.name}'. The update was "
-                    f"not applied and training stopped. The last good checkpoint is kept: {last}. Lower "
-                    f"--learning_rate (now {config.optimizer.learning_rate}), add --clipnorm, or check the data."
-                )
-            step.assign_add(1)
-            images += batch_size
-            done = current + 1
-            if preemption is not None:  # on a preemption notice: save (named by the step) and exit 42
-                preemption.save_checkpoint_if_preempted(checkpoint_number=done)
-            if watcher is not None and watcher.requested and done < total_steps:
-                path = manager.save(checkpoint_number=done)
+        current = start
+        try:
+            for current in range(start, total_steps):
+                epoch = current // steps_per_epoch
+                nan_now = tf.constant(inject is not None and current == inject)
+                try:
+                    result = train_step(iterator, tf.constant(task.log_mode(epoch)), nan_now)
+                    losses = {k: float(v) for k, v in result.items()}
+                except tf.errors.InvalidArgumentError as error:
+                    if "input pipeline: example" not in str(error):
+                        raise
+                    raise TrainingError(_bad_example_message(error, config.data.dataset, current)) from None
+                if not math.isfinite(losses["total"]):
+                    last = manager.latest_checkpoint or "none (no step had completed a checkpoint)"
+                    raise TrainingDivergedError(
+                        f"The loss became {losses['total']} at step {current} of stage '{stage.name}'. The update was "
+                        f"not applied and training stopped. The last good checkpoint is kept: {last}. Lower "
+                        f"--learning_rate (now {config.optimizer.learning_rate}), add --clipnorm, or check the data."
+                    )
+                step.assign_add(1)
+                images += batch_size
+                done = current + 1
+                if preemption is not None:  # on a preemption notice: save (named by the step) and exit 42
+                    preemption.save_checkpoint_if_preempted(checkpoint_number=done)
+                if watcher is not None and watcher.requested and done < total_steps:
+                    path = manager.save(checkpoint_number=done)
+                    if bar is not None:
+                        bar.close()
+                    watcher.close()
+                    raise TrainingPreempted(
+                        f"preempted (SIGTERM) at step {done} of {total_steps} of stage '{stage.name}': checkpoint "
+                        f"{path} saved {watcher.seconds_since():.1f} s after the signal. Run the same command again to "
+                        f"continue from step {done} (exit status {EXIT_PREEMPTED})."
+                    )
+                if done % config.trainer.log_every_steps == 0 or done == total_steps:
+                    now = time.perf_counter()
+                    rate = images / max(now - t_last, 1e-9)
+                    t_last, images = now, 0
+                    summaries.scalars(done, losses, _learning_rate(optimizer), rate, epoch)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{losses['total']:.4f}", img_s=f"{rate:.1f}", epoch=epoch + 1)
                 if bar is not None:
-                    bar.close()
-                watcher.close()
-                raise TrainingPreempted(
-                    f"preempted (SIGTERM) at step {done} of {total_steps} of stage '{stage.name}': checkpoint "
-                    f"{path} saved {watcher.seconds_since():.1f} s after the signal. Run the same command again to "
-                    f"continue from step {done} (exit status {EXIT_PREEMPTED})."
-                )
-            if done % config.trainer.log_every_steps == 0 or done == total_steps:
-                now = time.perf_counter()
-                rate = images / max(now - t_last, 1e-9)
-                t_last, images = now, 0
-                summaries.scalars(done, losses, _learning_rate(optimizer), rate, epoch)
-                if bar is not None:
-                    bar.set_postfix(loss=f"{losses['total']:.4f}", img_s=f"{rate:.1f}", epoch=epoch + 1)
+                    bar.update(1)
+                if done % config.trainer.checkpoint_every_steps == 0 or done == total_steps:
+                    manager.save(checkpoint_number=done)
+                if done % steps_per_epoch == 0 or done == total_steps:
+                    summaries.images_of(
+                        done,
+                        lambda: next(iter(task.build_inputs(config.data.eval_split, training=False))),
+                        lambda batch: model(task.model_inputs(batch), training=False),
+                    )
+        except _WORKER_LOST_ERRORS as error:
+            if not isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                raise
             if bar is not None:
-                bar.update(1)
-            if done % config.trainer.checkpoint_every_steps == 0 or done == total_steps:
-                manager.save(checkpoint_number=done)
-            if done % steps_per_epoch == 0 or done == total_steps:
-                summaries.images_of(
-                    done,
-                    lambda: next(iter(task.build_inputs(config.data.eval_split, training=False))),
-                    lambda batch: model(task.model_inputs(batch), training=False),
-                )
+                bar.close()
+            raise WorkerLostError(_worker_lost_message(error, stage.name, current, manager, config)) from None
         if bar is not None:
             bar.close()
         if watcher is not None:
@@ -300,3 +326,20 @@ def _bad_example_message(error: Exception, dataset: str, step: int) -> str:
 def _learning_rate(optimizer) -> float:
     lr = optimizer.learning_rate
     return float(lr.numpy() if hasattr(lr, "numpy") else lr)
+
+
+def _worker_lost_message(error: Exception, stage: str, current: int, manager, config: ExperimentConfig) -> str:
+    """What happened to the job, in words, and how to go on."""
+    detail = " ".join(str(error).split())
+    # TF's message names the silent task ("/job:worker/replica:0/task:1") after a long traceback.
+    marker = detail.find("The following tasks are unhealthy")
+    reason = detail[marker : marker + 200] if marker >= 0 else detail[:300]
+    last = manager.latest_checkpoint
+    resume = f"they resume from {last}" if last else "no checkpoint was saved yet, so they start this stage again"
+    return (
+        f"another worker of this multi-worker job died or stopped responding at step {current} of stage '{stage}' "
+        f"(TensorFlow: {reason}). The job cannot go on without it, so this worker stopped (exit status "
+        f"{EXIT_WORKER_LOST}). Restart every worker with the same command and TF_CONFIG; {resume}. A worker "
+        f"silent for {config.runtime.worker_heartbeat_timeout_s:g} s counts as dead (--worker_heartbeat_timeout), "
+        f"one all-reduce waits at most {config.runtime.collective_timeout_s:g} s (--collective_timeout)."
+    )
