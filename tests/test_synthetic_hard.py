@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import pathlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
 from rsn_tf.evaluation.world_statistics import (
     NYU13,
@@ -201,24 +199,5 @@ def test_world_statistics_bench_compares_real_and_both_worlds(tmp_path):
     assert "| Algorithm 1 regions per frame |" in run.stdout and figure.stat().st_size > 1000
 
 
-# ------------------------------------------------------------------ the builder config
-
-
-@pytest.mark.slow
-def test_synthetic_hard_mini_builds_through_the_nyu_mat_path(tmp_path):
-    from tfds_nyu.nyu_region_support import Builder
-
-    builder = Builder(config="synthetic_hard_mini", data_dir=str(tmp_path))
-    builder.download_and_prepare()
-    splits = builder.info.splits
-    assert splits["train"].num_examples + splits["test"].num_examples == 32
-    assert splits["test"].num_examples > 0 and splits["train"].num_examples > 0
-    names = builder.info.metadata["class_names"]
-    assert "garbage bin" in names and "blinds" in names  # v2's and v1's tables merged by name
-    mats = list(pathlib.Path(tmp_path, "downloads").glob("synthetic_hard_nyu_*/*.mat"))
-    assert len(mats) == 3  # v2, v1 and splits, in NYU's layout
-    for example in tfds.as_numpy(builder.as_dataset(split="test")):
-        assert (example["depth"] > 0).all()  # `depths` is in-painted, as NYU's labelled set
-        assert example["label"].max() < len(names)
-        assert example["source"].decode().endswith(":labels")
-    assert os.path.exists(builder.data_dir)
+# The builder config `synthetic_hard_mini` is built and checked in tests/test_training.py's
+# multi-worker scenario (test_two_workers_build_once_...), which builds it from an empty data dir.

@@ -206,7 +206,8 @@ def test_two_workers_build_once_ride_out_a_stall_and_survive_sigterm_and_a_dead_
         assert "Building nyu_region_support/synthetic_hard_mini" in chief and "Waiting for" not in chief
         assert "Waiting for the chief (worker 0) to build nyu_region_support/synthetic_hard_mini" in other
         assert "Building" not in other and "rendering synthetic" not in other
-        assert len(list((data_dir / "downloads").glob("synthetic_hard_nyu_*"))) == 1  # one build
+        assert len(list((data_dir / "downloads").glob("synthetic_hard_nyu_*/*.mat"))) == 3  # one build: v2, v1, splits
+        _check_synthetic_hard_mini(str(data_dir))
         preempted = latest_step()
         assert 4 <= preempted < total and not (chief_dir / "metrics.json").exists()
 
@@ -249,6 +250,24 @@ def test_two_workers_build_once_ride_out_a_stall_and_survive_sigterm_and_a_dead_
                 np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
                 compared += 1
     assert compared > 50
+
+
+def _check_synthetic_hard_mini(data_dir: str) -> None:
+    """The hard world's test config, as built through the NYU .mat path."""
+    import tensorflow_datasets as tfds
+
+    import tfds_nyu  # noqa: F401
+
+    builder = tfds.builder("nyu_region_support/synthetic_hard_mini", data_dir=data_dir)
+    splits = builder.info.splits
+    assert splits["train"].num_examples + splits["test"].num_examples == 32
+    assert splits["test"].num_examples > 0 and splits["train"].num_examples > 0
+    names = builder.info.metadata["class_names"]
+    assert "garbage bin" in names and "blinds" in names  # v2's and v1's class tables merged by name
+    for example in tfds.as_numpy(builder.as_dataset(split="test")):
+        assert (example["depth"] > 0).all()  # `depths` is in-painted, as in NYU's labelled set
+        assert example["label"].max() < len(names)
+        assert example["source"].decode().endswith(":labels")
 
 
 def test_a_worker_waiting_for_a_build_that_never_comes_stops_with_what_to_do(tmp_path):

@@ -106,6 +106,7 @@ def _ablation(positionals: list[str]) -> int:
     import keras
     import tensorflow_datasets as tfds
 
+    from rsn_tf.models.presets import get_preset
     from rsn_tf.run_dir import RunDir
     from rsn_tf.training.stages import StageSpec
     from rsn_tf.training.task import RSNTask
@@ -138,8 +139,9 @@ def _ablation(positionals: list[str]) -> int:
         builder = prepare_builder(config.data.dataset, config.data.data_dir, config.data.manual_dir)
         return tfds.as_numpy(builder.as_dataset(split="test"))
 
+    preset = get_preset(config.model.preset)  # the model's resolution, at which every row is scored
     results = run_ablation(
-        trainer_for, rows, out, eval_batches, test_examples=test_examples, size=(config.data.height, config.data.width)
+        trainer_for, rows, out, eval_batches, test_examples=test_examples, size=(preset.height, preset.width)
     )
     print(f"\n{format_table(results)}\n")
     for claim in check_claims(results):
