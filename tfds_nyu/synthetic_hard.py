@@ -227,6 +227,13 @@ class _SceneBuilder:
             yaw,
         )
 
+    def placed(self, at, radius: float, near_wall: bool = False, **material: object):
+        """(x, y, yaw, instance, material) for a new object: ``at`` if given, else a free ``spot``."""
+        at = at or self.spot(radius, near_wall=near_wall)
+        if at is None:
+            return None
+        return (*at, self.new_instance(), self.material(**material))
+
     def spot(self, radius: float, near_wall: bool = False, y_range=None) -> tuple[float, float, float] | None:
         """A free floor position (x, y, yaw) for an object of footprint ``radius``, or None."""
         w, d, _ = self.size
@@ -261,11 +268,10 @@ class _SceneBuilder:
     def table(self, name="table", at=None, clutter=True) -> None:
         rng = self.rng
         w, dp, h = rng.uniform(0.8, 1.8), rng.uniform(0.6, 1.0), rng.uniform(0.68, 0.78)
-        at = at or self.spot(0.5 * math.hypot(w, dp))
-        if at is None:
+        placed = self.placed(at, 0.5 * math.hypot(w, dp))
+        if placed is None:
             return
-        x, y, yaw = at
-        inst, mat = self.new_instance(), self.material()
+        x, y, yaw, inst, mat = placed
         self.part(name, inst, mat, x, y, yaw, (0, 0), h - 0.04, (w, dp, 0.04))
         if rng.random() < 0.5 and name == "desk":  # a desk's drawer block
             self.part(name, inst, mat, x, y, yaw, (w / 2 - 0.22, 0), 0, (0.4, dp - 0.05, h - 0.04))
@@ -319,11 +325,10 @@ class _SceneBuilder:
 
     def chair(self, at=None) -> None:
         rng = self.rng
-        at = at or self.spot(0.33)
-        if at is None:
+        placed = self.placed(at, 0.33)
+        if placed is None:
             return
-        x, y, yaw = at
-        inst, mat = self.new_instance(), self.material()
+        x, y, yaw, inst, mat = placed
         seat, sz = rng.uniform(0.42, 0.5), rng.uniform(0.42, 0.48)
         self.part("chair", inst, mat, x, y, yaw, (0, 0), sz, (seat, seat, 0.05))
         self.part("chair", inst, mat, x, y, yaw, (0, -seat / 2 + 0.03), sz + 0.05, (seat, 0.05, rng.uniform(0.35, 0.5)))
@@ -336,11 +341,10 @@ class _SceneBuilder:
     def sofa(self) -> None:
         rng = self.rng
         w, dp = rng.uniform(1.4, 2.4), rng.uniform(0.8, 1.0)
-        at = self.spot(0.5 * w, near_wall=True)
-        if at is None:
+        placed = self.placed(None, 0.5 * w, near_wall=True)
+        if placed is None:
             return
-        x, y, yaw = at
-        inst, mat = self.new_instance(), self.material()
+        x, y, yaw, inst, mat = placed
         self.part("sofa", inst, mat, x, y, yaw, (0, 0), 0, (w, dp, 0.42))
         self.part("sofa", inst, mat, x, y, yaw, (0, dp / 2 - 0.1), 0.42, (w, 0.2, 0.4))
         for sx in (-1, 1):
@@ -361,11 +365,10 @@ class _SceneBuilder:
     def bed(self) -> None:
         rng = self.rng
         w, ln = rng.uniform(1.0, 1.8), rng.uniform(1.9, 2.1)
-        at = self.spot(0.5 * ln, near_wall=True)
-        if at is None:
+        placed = self.placed(None, 0.5 * ln, near_wall=True)
+        if placed is None:
             return
-        x, y, yaw = at
-        inst, mat = self.new_instance(), self.material()
+        x, y, yaw, inst, mat = placed
         self.part("bed", inst, mat, x, y, yaw, (0, -ln / 2 + 0.5 * ln), 0, (w, ln, rng.uniform(0.45, 0.6)))
         self.part("bed", inst, mat, x, y, yaw, (0, ln / 2 - 0.03 + 0.5 * ln - ln / 2), 0, (w, 0.06, 1.0))
         for k in range(int(rng.integers(1, 3))):
@@ -384,11 +387,10 @@ class _SceneBuilder:
     def cabinet(self, name="cabinet") -> None:
         rng = self.rng
         w, dp, h = rng.uniform(0.5, 1.4), rng.uniform(0.4, 0.6), rng.uniform(0.5, 2.0)
-        at = self.spot(0.5 * w, near_wall=True)
-        if at is None:
+        placed = self.placed(None, 0.5 * w, near_wall=True, glossy=0.2)
+        if placed is None:
             return
-        x, y, yaw = at
-        inst, mat = self.new_instance(), self.material(glossy=0.2)
+        x, y, yaw, inst, mat = placed
         self.part(name, inst, mat, x, y, yaw, (0, 0), 0, (w, dp, h))
         if h < 1.1:
             r = rng.random()
@@ -402,11 +404,10 @@ class _SceneBuilder:
     def bookshelf(self) -> None:
         rng = self.rng
         w, dp, h = rng.uniform(0.7, 1.6), rng.uniform(0.3, 0.4), rng.uniform(1.2, 2.2)
-        at = self.spot(0.5 * w, near_wall=True)
-        if at is None:
+        placed = self.placed(None, 0.5 * w, near_wall=True)
+        if placed is None:
             return
-        x, y, yaw = at
-        inst, mat = self.new_instance(), self.material()
+        x, y, yaw, inst, mat = placed
         self.part("bookshelf", inst, mat, x, y, yaw, (0, dp / 2 - 0.02), 0, (w, 0.04, h))  # back panel
         for sx in (-1, 1):
             self.part("bookshelf", inst, mat, x, y, yaw, (sx * (w / 2 - 0.02), 0), 0, (0.04, dp, h))
