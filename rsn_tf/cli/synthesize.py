@@ -1,10 +1,10 @@
 """rsn-synthesize: write synthetic indoor scenes in NYU Depth's exact .mat layout.
 
-    rsn-synthesize OUT_DIR --v2_frames=120 --v1_frames=120 [--size=480x640] [--seed=0]
+    rsn-synthesize OUT_DIR --v2_frames=120 --v1_frames=120 [--size=480x640] [--seed=0] [--world=hard]
 
 Writes nyu_depth_v2_labeled.mat, nyu_depth_data_labeled.mat and splits.mat into
 OUT_DIR; a TFDS build with --manual_dir=OUT_DIR then reads them exactly like the real
-files (tfds_nyu/synthetic.py says how the scenes are made).
+files (tfds_nyu/synthetic.py and synthetic_hard.py say how the scenes of each world are made).
 """
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ flags.DEFINE_integer("v2_frames", 120, "Frames in the v2-format file.", flag_val
 flags.DEFINE_integer("v1_frames", 120, "Frames in the v1-format file.", flag_values=FLAGS)
 flags.DEFINE_string("size", "480x640", "Frame size HxW (the builder reads 480x640).", flag_values=FLAGS)
 flags.DEFINE_integer("seed", 0, "Seed: the files depend on it alone.", flag_values=FLAGS)
+flags.DEFINE_enum(
+    "world",
+    "simple",
+    ["simple", "hard"],
+    "simple: the demo's rooms (tfds_nyu/synthetic.py); hard: appearance independent of class and distance, "
+    "clutter, Kinect-like raw depth (tfds_nyu/synthetic_hard.py).",
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer("workers", None, "Rendering threads (default: one per core, at most 4).", flag_values=FLAGS)
 
 
@@ -40,7 +48,14 @@ def _synthesize(positionals: list[str]) -> int:
 
     start = time.perf_counter()
     paths = synthetic.generate(
-        positionals[0], FLAGS.v2_frames, FLAGS.v1_frames, size, FLAGS.seed, progress=True, workers=FLAGS.workers
+        positionals[0],
+        FLAGS.v2_frames,
+        FLAGS.v1_frames,
+        size,
+        FLAGS.seed,
+        progress=True,
+        workers=FLAGS.workers,
+        world=FLAGS.world,
     )
     print(f"wrote {FLAGS.v2_frames + FLAGS.v1_frames} frames in {time.perf_counter() - start:.1f} s:")
     for path in paths.values():
