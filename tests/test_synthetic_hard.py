@@ -201,3 +201,22 @@ def test_world_statistics_bench_compares_real_and_both_worlds(tmp_path):
 
 # The builder config `synthetic_hard_mini` is built and checked in tests/test_training.py's
 # multi-worker scenario (test_two_workers_build_once_...), which builds it from an empty data dir.
+
+
+def test_rsn_synthesize_writes_the_hard_world_in_nyus_layout(tmp_path, capsys):
+    import h5py
+
+    from rsn_tf.cli import synthesize
+    from tfds_nyu.nyu_mat import NyuLabeledMat
+
+    assert synthesize.main([str(tmp_path), "--v2_frames=2", "--v1_frames=1", "--size=120x160", "--world=hard"]) == 0
+    with NyuLabeledMat(tmp_path / "nyu_depth_v2_labeled.mat", "v2", expected_size=(120, 160)) as mat:
+        assert mat.names == list(synthetic_hard.HARD_V2_NAMES) and len(mat) == 2
+        frame = mat.frame(0)
+        assert (frame.depth > 0).all()  # `depths`: in-painted
+    with h5py.File(tmp_path / "nyu_depth_v2_labeled.mat") as f:
+        raw = f["rawDepths"][0]
+        assert raw.shape == (160, 120) and (raw == 0).any() and (raw > 0).any()  # MATLAB's transposed layout
+    with NyuLabeledMat(tmp_path / "nyu_depth_data_labeled.mat", "v1", expected_size=(120, 160)) as mat:
+        assert mat.names == list(synthetic_hard.HARD_V1_NAMES)
+    assert synthesize.main([str(tmp_path / "x"), "--world=bogus"]) == 2
