@@ -260,9 +260,12 @@ def test_tiny_rsn_overfits_one_batch():
         optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
         return loss
 
-    first = float(step())
+    # At most 200 steps; stop once the loss is down to a tenth (about 20 steps here), which is the claim.
+    first = last = float(step())
     for _ in range(199):
         last = float(step())
+        if last <= 0.1 * first:
+            break
     assert last <= 0.1 * first, f"loss fell from {first:.4f} to {last:.4f} only"
 
 
