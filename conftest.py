@@ -10,7 +10,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 def pytest_collection_modifyitems(config, items):
     """Modules with the most slow tests first, each module's tests kept together.
 
-    With ``-n 2 --dist worksteal`` the long trainer scenarios then start at once on both workers
+    With ``-n 2 --dist load --maxschedchunk 1`` (pyproject) the long trainer scenarios start at once on both workers
     and the quick tests fill in at the end, instead of one 5-minute scenario starting last and
     running alone. A module's tests stay together so its module-scoped fixtures are built once.
     """
