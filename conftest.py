@@ -12,7 +12,8 @@ def pytest_collection_modifyitems(config, items):
 
     With ``-n 2 --dist load --maxschedchunk 1`` (pyproject) the long trainer scenarios start at once on both workers
     and the quick tests fill in at the end, instead of one 5-minute scenario starting last and
-    running alone. A module's tests stay together so its module-scoped fixtures are built once.
+    running alone. A module's tests stay together, though a module split across both workers builds its
+    module-scoped fixtures on each (BENCHMARKS.md, Test suite time).
     """
     slow = collections.Counter(item.module.__name__ for item in items if item.get_closest_marker("slow"))
     first_seen = {}
