@@ -7,7 +7,7 @@ with 1 and with 2 workers. Reported: frames/s of the build and the peak RSS summ
 child and all its worker processes (sampled every 0.2 s), each as a ratio against the
 in-process build of the same run.
 
-    python bench/beam_build.py [--frames=200] [--workdir=/tmp/rsn_beam_bench]
+    python bench/beam_build.py [--frames=200] [--workdir=DIR]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import psutil
@@ -26,7 +27,9 @@ from rsn_tf.cli import common
 
 FLAGS = common.new_flag_values()
 flags.DEFINE_integer("frames", 200, "Frames per dataset.", flag_values=FLAGS)
-flags.DEFINE_string("workdir", "/tmp/rsn_beam_bench", "Workdir.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "workdir", None, "Workdir. Default: a new temporary dir, never one shared with another run.", flag_values=FLAGS
+)
 
 CHILD = """
 import json, os, sys, time
@@ -79,6 +82,8 @@ def write_data(root: str, frames: int) -> tuple[str, str]:
 
 
 def main(positionals: list[str]) -> int:
+    if FLAGS.workdir is None:  # a fixed /tmp name would be shared by two runs (and removed by the other)
+        FLAGS.workdir = tempfile.mkdtemp(prefix="rsn_beam_bench_")
     shutil.rmtree(FLAGS.workdir, ignore_errors=True)
     t0 = time.perf_counter()
     tree, folder = write_data(FLAGS.workdir, FLAGS.frames)

@@ -6,7 +6,7 @@ measured in the same run, is a child that only imports TensorFlow, TFDS and the 
 the gap is what building costs. Rendering is timed with one thread (the baseline) and with
 the renderer's default thread pool, on the same frames.
 
-    python bench/dataset_build.py [--frames=1000] [--workdir=/tmp/rsn_build_bench]
+    python bench/dataset_build.py [--frames=1000] [--workdir=DIR]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import flags
@@ -50,10 +51,14 @@ def run_child(build: bool, config: str, data_dir: str, manual: str) -> tuple[flo
 
 FLAGS = common.new_flag_values()
 flags.DEFINE_integer("frames", 1000, "Frames in the RSS test file pair (>= 1000).", flag_values=FLAGS)
-flags.DEFINE_string("workdir", "/tmp/rsn_build_bench", "Workdir.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "workdir", None, "Workdir. Default: a new temporary dir, never one shared with another run.", flag_values=FLAGS
+)
 
 
 def main(positionals: list[str]) -> int:
+    if FLAGS.workdir is None:  # a fixed /tmp name would be shared by two runs (and removed by the other)
+        FLAGS.workdir = tempfile.mkdtemp(prefix="rsn_build_bench_")
     from tfds_nyu import synthetic
 
     shutil.rmtree(FLAGS.workdir, ignore_errors=True)

@@ -11,7 +11,7 @@ peak RSS:
   after all of them: flat if reading does not grow with the tree;
 * full builds of a third of the tree and of all of it.
 
-    python bench/h5_tree_build.py [--frames=300] [--workdir=/tmp/rsn_h5_bench]
+    python bench/h5_tree_build.py [--frames=300] [--workdir=DIR]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import flags
@@ -29,7 +30,9 @@ from rsn_tf.cli import common
 
 FLAGS = common.new_flag_values()
 flags.DEFINE_integer("frames", 300, "Frames in the tree (10 % of them in val/official).", flag_values=FLAGS)
-flags.DEFINE_string("workdir", "/tmp/rsn_h5_bench", "Workdir.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "workdir", None, "Workdir. Default: a new temporary dir, never one shared with another run.", flag_values=FLAGS
+)
 
 CHILD = """
 import json, os, resource, sys, time
@@ -82,6 +85,8 @@ def write_tree(root: str, frames: int) -> None:
 
 
 def main(positionals: list[str]) -> int:
+    if FLAGS.workdir is None:  # a fixed /tmp name would be shared by two runs (and removed by the other)
+        FLAGS.workdir = tempfile.mkdtemp(prefix="rsn_h5_bench_")
     shutil.rmtree(FLAGS.workdir, ignore_errors=True)
     trees = {n: os.path.join(FLAGS.workdir, f"tree_{n}") for n in (FLAGS.frames // 3, FLAGS.frames)}
     t0 = time.perf_counter()

@@ -4,13 +4,14 @@ The baseline, measured in the same run, is reading and decoding the TFDS example
 (no resizing, no augmentation, no cache). Builds the `synthetic` config into --data_dir
 first if it is missing.
 
-    python bench/input_pipeline.py [--data_dir=/tmp/rsn_tfds] [--batches=60]
+    python bench/input_pipeline.py [--data_dir=DIR] [--batches=60]
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 
 from absl import flags
@@ -34,12 +35,16 @@ def frames_per_second(ds, batches: int, batch_size: int) -> float:
 
 
 FLAGS = common.new_flag_values()
-flags.DEFINE_string("data_dir", "/tmp/rsn_tfds", "Data dir.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "data_dir", None, "Data dir. Default: a new temporary dir, never one shared with another run.", flag_values=FLAGS
+)
 flags.DEFINE_integer("batches", 60, "Batches.", flag_values=FLAGS)
 flags.DEFINE_integer("batch_size", 16, "Batch size.", flag_values=FLAGS)
 
 
 def main(positionals: list[str]) -> int:
+    if FLAGS.data_dir is None:  # a fixed /tmp name would be shared by two runs (and removed by the other)
+        FLAGS.data_dir = tempfile.mkdtemp(prefix="rsn_tfds_")
     builder = Builder(config="synthetic", data_dir=FLAGS.data_dir)
     if not builder.is_prepared():
         print("building nyu_region_support/synthetic ...")

@@ -19,6 +19,7 @@ import csv
 import json
 import os
 import sys
+import tempfile
 
 import numpy as np
 from absl import flags
@@ -34,7 +35,12 @@ flags.DEFINE_string(
     "RGB-D folder.",
     flag_values=FLAGS,
 )
-flags.DEFINE_string("workdir", "/tmp/rsn_real_frames", "Where the folder dataset and reports go.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "workdir",
+    None,
+    "Where the folder dataset and reports go. Default: a new temporary dir, never one shared with another run.",
+    flag_values=FLAGS,
+)
 
 COLUMNS = ("abs_rel", "rmse", "log10", "delta1", "delta2", "delta3")
 
@@ -54,6 +60,8 @@ def training_median(stage_dir: str) -> tuple[float, str]:
 
 
 def main(positionals: list[str]) -> int:
+    if FLAGS.workdir is None:  # a fixed /tmp name would be shared by two runs (and removed by the other)
+        FLAGS.workdir = tempfile.mkdtemp(prefix="rsn_real_frames_")
     from rsn_tf.cli import evaluate
     from rsn_tf.evaluation.sources import load_source
 

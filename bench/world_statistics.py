@@ -23,6 +23,7 @@ import glob
 import json
 import os
 import sys
+import tempfile
 
 import cv2
 import numpy as np
@@ -36,7 +37,9 @@ SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 FLAGS = common.new_flag_values()
 flags.DEFINE_integer("frames", 40, "Frames rendered per synthetic world.", flag_values=FLAGS)
 flags.DEFINE_integer("seed", 7, "Seed of the rendered scenes (not the datasets' seed).", flag_values=FLAGS)
-flags.DEFINE_string("out", "/tmp/world_statistics.json", "Where the summary JSON goes.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "out", None, "Where the summary JSON goes (default: a new file in a new temporary dir).", flag_values=FLAGS
+)
 flags.DEFINE_string("figure", "", "Write the histograms figure (PNG) here.", flag_values=FLAGS)
 flags.DEFINE_string("shared", SHARED, "The shared data folder.", flag_values=FLAGS)
 
@@ -127,6 +130,8 @@ def figure(raw: dict[str, list]) -> np.ndarray:
 
 
 def main(positionals: list[str]) -> int:
+    if FLAGS.out is None:
+        FLAGS.out = os.path.join(tempfile.mkdtemp(prefix="rsn_world_statistics_"), "world_statistics.json")
     sets = {
         "real NYU": real_frames(FLAGS.shared),
         "synthetic": list(synthetic_frames("simple", FLAGS.frames, FLAGS.seed)),

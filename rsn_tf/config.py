@@ -31,6 +31,7 @@ import types
 import typing
 from typing import Any, Literal
 
+from rsn_tf.files import atomic_write_text
 from rsn_tf.training.stages import ALL, STAGE_ORDER
 
 __all__ = [
@@ -356,10 +357,7 @@ def save_file(config: ExperimentConfig, path: str) -> str:
     )
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
     return path
 
 

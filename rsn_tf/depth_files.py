@@ -19,18 +19,17 @@ Used by rsn-predict and by the TF Serving client, so both write the same files.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Callable
 
 import cv2
 import numpy as np
 
 from rsn_tf.camera import CameraIntrinsics, back_project, resolve_intrinsics
 from rsn_tf.colormap import DEFAULT_MAX_DEPTH, colorize_depth
+from rsn_tf.files import atomic_write, atomic_write_bytes
 
-__all__ = ["MM_PER_METRE", "atomic_write", "atomic_write_bytes", "depth_to_png16", "write_ply", "write_depth_files"]
+__all__ = ["MM_PER_METRE", "depth_to_png16", "write_ply", "write_depth_files"]
 
 MM_PER_METRE = 1000.0
 
@@ -38,19 +37,6 @@ MM_PER_METRE = 1000.0
 def depth_to_png16(depth: np.ndarray) -> np.ndarray:
     """(H, W) metres -> uint16 millimetres, rounded and clipped to the PNG range."""
     return np.clip(np.round(np.asarray(depth, np.float32) * MM_PER_METRE), 0, 65535).astype(np.uint16)
-
-
-def atomic_write(path: str, write: Callable[[str], object]) -> None:
-    """``write(tmp_path)`` then rename to ``path``; the temporary file keeps the extension (for cv2)."""
-    head, tail = os.path.split(path)
-    tmp = os.path.join(head, f".{tail}.partial{os.path.splitext(tail)[1]}")
-    try:
-        if write(tmp) is False:  # cv2.imwrite reports failure by returning False
-            raise OSError(f"{path}: could not be written")
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
 
 
 def write_ply(path, points: np.ndarray, colors: np.ndarray) -> int:
@@ -82,16 +68,6 @@ def write_ply(path, points: np.ndarray, colors: np.ndarray) -> int:
     else:
         atomic_write_bytes(path, data)
     return len(vertex)
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """``data`` into ``path``, complete or not at all (``atomic_write``)."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-
-    atomic_write(path, write)
 
 
 def write_depth_files(

@@ -21,7 +21,6 @@ the paper's single-image inference, off by default; it trades flicker for lag on
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -33,8 +32,9 @@ from rsn_tf.calibration import CalibrationError, KnownDepths, calibrate, known_f
 from rsn_tf.calibration import parse_known as parse_known_points
 from rsn_tf.camera import CameraError, resolve_intrinsics
 from rsn_tf.colormap import colorize_depth
-from rsn_tf.depth_files import atomic_write, atomic_write_bytes, depth_to_png16, write_depth_files
+from rsn_tf.depth_files import depth_to_png16, write_depth_files
 from rsn_tf.errors import UserError
+from rsn_tf.files import atomic_write, atomic_write_json
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -186,7 +186,7 @@ def predict_images(paths: Sequence[str], source, options: PredictOptions, root: 
             )
             if record is not None:
                 written["calibration"] = os.path.join(options.out_dir, f"{stem}_calibration.json")
-                _write_json(written["calibration"], record)
+                atomic_write_json(written["calibration"], record)
             summary.written.append(
                 {"image": path, **written, "median_depth_m": float(np.median(depth)), "calibration_fit": record}
             )
@@ -194,10 +194,6 @@ def predict_images(paths: Sequence[str], source, options: PredictOptions, root: 
     bar.update(len(paths) - bar.n)
     bar.close()
     return summary
-
-
-def _write_json(path: str, document: dict) -> None:
-    atomic_write_bytes(path, (json.dumps(document, indent=2) + "\n").encode())
 
 
 def _frame_batches(capture, batch_size: int) -> Iterator[list[np.ndarray]]:
@@ -287,6 +283,6 @@ def predict_video(path: str, source, options: PredictOptions) -> PredictSummary:
         entry["png_frames"] = frames_dir
     if calibrations:
         entry["calibration"] = os.path.join(options.out_dir, f"{stem}_calibration.json")
-        _write_json(entry["calibration"], {"frames": calibrations})
+        atomic_write_json(entry["calibration"], {"frames": calibrations})
     summary.written.append(entry)
     return summary

@@ -6,6 +6,12 @@ A **run dir** (``rsn-train --model_dir``, ``rsn-ablation --out``)::
     <run>/config.yaml                  the resolved experiment config of the latest invocation
     <run>/<stage>/                     one stage dir per trained stage (or Table 3 row)
 
+    <run>/.workers/<type>-<index>/<stage>/
+                                       multi-worker only: a non-chief worker's own checkpoint
+                                       writes (every worker must save; only the chief's count).
+                                       Cleared when the worker starts the stage, removed when
+                                       it finishes it; never read to resume.
+
 A **stage dir**::
 
     stage.json                         the manifest: the stage's switches (its StageSpec), the
@@ -18,6 +24,9 @@ A **stage dir**::
     refinement.weights.h5              evaluation load
     ckpt-N.index, ckpt-N.data-*,       tf.train.CheckpointManager's files (resume)
     checkpoint
+    run_identity.json                  which run the checkpoints belong to (its config hash,
+                                       rsn_tf.training.run_identity); a resume from another
+                                       run's checkpoints is refused
     logs/train/, logs/eval/            TensorBoard event files
     metrics.json, metrics.md,          the evaluation package's reports on the test split
     per_image.csv
@@ -30,18 +39,23 @@ paper's schedule (the manifest's ``schedule_rank``); ties go to the one finished
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+import uuid
 from typing import Any
 
 from rsn_tf.errors import UserError
+from rsn_tf.files import atomic_write_json
 
 __all__ = [
     "CONFIG_FILE",
     "MANIFEST_FILE",
     "MODEL_CONFIG_FILE",
     "METRICS_FILE",
+    "IDENTITY_FILE",
+    "WORKERS_DIR",
     "MODULES",
     "StageDir",
     "RunDir",
@@ -54,6 +68,8 @@ MANIFEST_FILE = "stage.json"
 MODEL_CONFIG_FILE = "model_config.json"
 METRICS_FILE = "metrics.json"
 LOGS_DIR = "logs"
+IDENTITY_FILE = "run_identity.json"
+WORKERS_DIR = ".workers"
 MODULES = ("generation", "refinement")
 # 2: "complete", "schedule_rank", "figure_column" and "finished_at" in the manifest. Version-1
 # manifests (the stage's switches only) are read by the files present, as they were written.
@@ -66,14 +82,6 @@ class RunDirError(FileNotFoundError):
 
 class RunDirNotWritableError(UserError, PermissionError):
     """The run dir cannot be created or written; the message names it."""
-
-
-def _write_json(path: str, data: dict) -> None:
-    """Atomic: a reader never sees half a file (the manifest decides completeness)."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, path)
 
 
 def _schedule_position(stage: StageDir) -> tuple[int, float]:
@@ -117,6 +125,27 @@ class StageDir:
             raise ValueError(f"module: expected one of {MODULES}, got {module!r}")
         return os.path.join(self.path, f"{module}.weights.h5")
 
+    @property
+    def identity_path(self) -> str:
+        return os.path.join(self.path, IDENTITY_FILE)
+
+    def latest_checkpoint(self) -> str | None:
+        """The newest checkpoint tf.train.CheckpointManager recorded here, or None."""
+        import tensorflow as tf
+
+        return tf.train.latest_checkpoint(self.path)
+
+    def read_identity(self) -> dict[str, Any] | None:
+        """The run identity written beside the checkpoints (None when there is none)."""
+        if not os.path.exists(self.identity_path):
+            return None
+        with open(self.identity_path) as fh:
+            return json.load(fh)
+
+    def write_identity(self, identity: dict[str, Any]) -> None:
+        os.makedirs(self.path, exist_ok=True)
+        atomic_write_json(self.identity_path, identity)
+
     def logs_path(self, kind: str) -> str:
         """TensorBoard event dir: ``kind`` is "train" or "eval"."""
         return os.path.join(self.path, LOGS_DIR, kind)
@@ -142,16 +171,16 @@ class StageDir:
     def write_started(self, spec: dict[str, Any]) -> None:
         """Mark the stage as in progress (complete = false) before it writes anything else."""
         os.makedirs(self.path, exist_ok=True)
-        _write_json(self.manifest_path, {**spec, "format_version": FORMAT_VERSION, "complete": False})
+        atomic_write_json(self.manifest_path, {**spec, "format_version": FORMAT_VERSION, "complete": False})
 
     def write_model(self, model: Any, spec: dict[str, Any]) -> None:
         """Save both modules' weights and the RSNConfig, then mark the stage complete."""
         os.makedirs(self.path, exist_ok=True)
         for module in MODULES:
             getattr(model, module).save_weights(self.weights_path(module))
-        _write_json(self.model_config_path, model.config.to_dict())
+        atomic_write_json(self.model_config_path, model.config.to_dict())
         manifest = {**spec, "format_version": FORMAT_VERSION, "complete": True, "finished_at": time.time()}
-        _write_json(self.manifest_path, manifest)
+        atomic_write_json(self.manifest_path, manifest)
 
     @property
     def complete(self) -> bool:
@@ -203,7 +232,7 @@ class RunDir:
         """Create the run dir and prove a file can be written there, before any training starts."""
         try:
             os.makedirs(self.path, exist_ok=True)
-            probe = os.path.join(self.path, f".write_test_{os.getpid()}")
+            probe = os.path.join(self.path, f".write_test_{uuid.uuid4().hex[:12]}")
             with open(probe, "w") as fh:
                 fh.write("ok")
             os.remove(probe)
@@ -216,11 +245,29 @@ class RunDir:
     def stage(self, name: str) -> StageDir:
         return StageDir(os.path.join(self.path, name))
 
+    def worker_stage(self, task_type: str, task_id: int, name: str) -> StageDir:
+        """A non-chief worker's own dir for stage ``name``: inside this run, one per worker."""
+        return StageDir(os.path.join(self.path, WORKERS_DIR, f"{task_type}-{task_id}", name))
+
+    def remove_worker_stage(self, task_type: str, task_id: int, name: str) -> None:
+        """Remove a worker's dir for stage ``name``, and the worker dirs it leaves empty."""
+        import shutil
+
+        stage = self.worker_stage(task_type, task_id, name)
+        shutil.rmtree(stage.path, ignore_errors=True)
+        for parent in (os.path.dirname(stage.path), os.path.join(self.path, WORKERS_DIR)):
+            with contextlib.suppress(OSError):
+                os.rmdir(parent)  # only when empty
+
     def complete_stages(self) -> dict[str, StageDir]:
         """Stage name -> StageDir for every complete stage, in schedule order (rank, then finish time)."""
         if not os.path.isdir(self.path):
             return {}
-        stages = [self.stage(n) for n in sorted(os.listdir(self.path)) if os.path.isdir(os.path.join(self.path, n))]
+        stages = [
+            self.stage(n)
+            for n in sorted(os.listdir(self.path))
+            if n != WORKERS_DIR and os.path.isdir(os.path.join(self.path, n))
+        ]
         complete = [s for s in stages if s.complete]
         return {s.name: s for s in sorted(complete, key=_schedule_position)}
 

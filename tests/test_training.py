@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -150,7 +151,7 @@ def free_ports(n: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_two_workers_build_once_ride_out_a_stall_and_survive_sigterm_and_a_dead_peer(tmp_path):
+def test_two_workers_build_once_ride_out_a_stall_survive_sigterm_and_a_dead_peer_and_a_second_job(tmp_path):
     """Two real worker processes (MultiWorkerMirroredStrategy on localhost), one scenario:
 
     1. an empty data dir: the chief builds the dataset, worker 1 waits for it;
@@ -159,9 +160,10 @@ def test_two_workers_build_once_ride_out_a_stall_and_survive_sigterm_and_a_dead_
     4. restarted, they resume there; worker 1 is then killed outright (SIGKILL): the chief stops
        within the heartbeat timeout with exit 43 and says how to restart;
     5. restarted again, both resume from the chief's last checkpoint, finish in lockstep, and end
-       with identical weights.
+       with identical weights;
+    6. a second job into another run dir, with a stale checkpoint of the first run planted in
+       worker 1's own dir: the worker ignores it, says so, and both train every step.
     """
-    import h5py
     import tensorflow as tf
 
     total, heartbeat = 12, 20
@@ -240,16 +242,81 @@ def test_two_workers_build_once_ride_out_a_stall_and_survive_sigterm_and_a_dead_
                 proc.kill()
     assert f"Resuming stage 'joint' from {chief_dir}/ckpt-{resumed} at step {resumed}." in workers[0][1].read_text()
     assert json.loads((chief_dir / "metrics.json").read_text())["training"]["steps"] == total
-    worker_dir = tmp_path / "tmp1" / "rsn_worker_worker_1" / "joint"
-    compared = 0
-    for module in ("generation", "refinement"):
-        with h5py.File(chief_dir / f"{module}.weights.h5") as a, h5py.File(worker_dir / f"{module}.weights.h5") as b:
-            names: list[str] = []
-            a.visit(lambda n, names=names, a=a: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
-            for name in names:
-                np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
-                compared += 1
-    assert compared > 50
+    _assert_workers_trained_alike(workers, "joint", resumed, total)
+    assert not (tmp_path / "model" / ".workers").exists()  # each worker removed its own files
+
+    # 6: a second job into another run dir, with the first run's last checkpoint planted in worker
+    # 1's own dir (what a machine-wide scratch dir used to hand it): ignored, both train every step.
+    second = tmp_path / "second"
+    planted = second / ".workers" / "worker-1" / "joint"
+    planted.mkdir(parents=True)
+    for path in chief_dir.glob(f"ckpt-{total}.*"):
+        shutil.copy(path, planted / path.name)
+    (planted / "checkpoint").write_text(f'model_checkpoint_path: "ckpt-{total}"\n')
+    shutil.copy(chief_dir / "run_identity.json", planted / "run_identity.json")
+    first_run = json.loads((chief_dir / "run_identity.json").read_text())["config_hash"]
+    steps = 3
+    cmd = [c for c in cmd if not c.startswith(("--model_dir=", "--steps_per_epoch="))]
+    cmd += [f"--model_dir={second}", f"--steps_per_epoch={steps}"]
+    try:
+        workers = start_workers("second")
+        for proc, log in workers:
+            proc.wait(timeout=400)
+            assert proc.returncode == 0, log.read_text()[-3000:]
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+    other = workers[1][1].read_text()
+    assert f"ignoring stale checkpoints in {planted} written by run {first_run}" in other
+    assert "a worker resumes from the chief's checkpoints only" in other
+    assert f"{steps}/{steps} [" in workers[0][1].read_text() and "Resuming" not in workers[0][1].read_text()
+    _assert_workers_trained_alike(workers, "joint", 0, steps)
+    assert not (second / ".workers").exists()
+
+
+def _assert_workers_trained_alike(workers, stage: str, start: int, total: int) -> None:
+    """Worker 1 trained steps start..total, and both workers end with the same weights digest."""
+    chief, other = (log.read_text() for _, log in workers)
+    digest = re.search(rf"Stage '{stage}' weights sha256 ([0-9a-f]{{64}})", chief).group(1)
+    assert (
+        f"Worker worker-1: stage '{stage}' trained steps {start}-{total} of {total}; weights sha256 {digest}" in other
+    )
+
+
+def test_a_stage_dir_with_another_runs_checkpoints_is_refused_naming_both_runs(tmp_path):
+    import tensorflow as tf
+
+    from rsn_tf import config as config_lib
+    from rsn_tf.run_dir import StageDir
+    from rsn_tf.training.run_identity import RunIdentityError, check_resumable, run_identity
+    from rsn_tf.training.stages import get_stage
+
+    spec = get_stage("joint").to_dict()
+    first = config_lib.override(config_lib.ExperimentConfig(), {"trainer.model_dir": str(tmp_path / "a")})
+    stage = StageDir(str(tmp_path / "a" / "joint"))
+    assert check_resumable(stage, run_identity(first, spec)) is None  # nothing there yet
+    tf.train.Checkpoint(v=tf.Variable(1.0)).save(os.path.join(stage.path, "ckpt"))
+    note = check_resumable(stage, run_identity(first, spec))
+    assert note and "run_identity.json is missing" in note  # an earlier RSN-TF's checkpoints: taken, with a note
+    stage.write_identity(run_identity(first, spec))
+
+    # The same run, invoked again with a longer budget and more logging: the same identity.
+    longer = config_lib.override(first, {"trainer.epochs": 99, "trainer.log_every_steps": 1, "data.data_dir": "/x"})
+    assert check_resumable(stage, run_identity(longer, spec)) is None
+    # Another run: other data order, another learning rate.
+    other = config_lib.override(first, {"trainer.seed": 7, "optimizer.learning_rate": 0.5})
+    with pytest.raises(RunIdentityError) as error:
+        check_resumable(stage, run_identity(other, spec))
+    message = str(error.value)
+    assert run_identity(first, spec)["config_hash"] in message and run_identity(other, spec)["config_hash"] in message
+    assert "trainer.seed: 0 there, 7 here" in message and "optimizer.learning_rate" in message
+    assert f"{stage.path}/ckpt-1 belongs to another run" in message
+    # A different stage's switches are a different identity too.
+    assert (
+        run_identity(first, get_stage("generation").to_dict())["config_hash"]
+        != run_identity(first, spec)["config_hash"]
+    )
 
 
 def _check_synthetic_hard_mini(data_dir: str) -> None:

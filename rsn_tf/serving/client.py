@@ -219,7 +219,8 @@ def write_outputs(
     re-encoded from the calibrated depth and ``<stem>_calibration.json`` is written too.
     """
     from rsn_tf.calibration import calibrate, known_from_sparse, load_sparse_depth, parse_known
-    from rsn_tf.depth_files import atomic_write_bytes, write_depth_files
+    from rsn_tf.depth_files import write_depth_files
+    from rsn_tf.files import atomic_write_json
 
     depth, png_bytes, record = result["depth"], result.get("depth_png_bytes"), None
     if known or sparse_depth:
@@ -235,5 +236,5 @@ def write_outputs(
     written = [paths[k] for k in ("depth_png", "color_png", "npy", "confidence_png", "confidence_npy") if k in paths]
     if record is not None:
         written.append(os.path.join(out_dir, f"{stem}_calibration.json"))
-        atomic_write_bytes(written[-1], (json.dumps(record, indent=2) + "\n").encode())
+        atomic_write_json(written[-1], record)
     return written

@@ -1,4 +1,4 @@
-"""Strategy and runtime set-up: which tf.distribute strategy, who is chief, where a worker writes.
+"""Strategy and runtime set-up: which tf.distribute strategy, and who is chief.
 
 MultiWorkerMirroredStrategy when TF_CONFIG is set, MirroredStrategy over several local
 GPUs (or over a CPU split into logical devices, for tests), else the default strategy.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import tensorflow as tf
 
@@ -22,7 +21,6 @@ __all__ = [
     "make_strategy",
     "strategy_name",
     "is_chief",
-    "worker_scratch_dir",
 ]
 
 
@@ -132,10 +130,3 @@ def dataset_builder_worker() -> str | None:
     if "chief" in cluster:
         return None if task.get("type") == "chief" else "the chief"
     return None if task.get("type") in (None, "worker") and int(task.get("index", 0)) == 0 else "the chief (worker 0)"
-
-
-def worker_scratch_dir(strategy: tf.distribute.Strategy, stage: str) -> str:
-    """Where a non-chief worker writes its (identical) checkpoints: a private temp dir, so the
-    workers never write the same files as the chief."""
-    resolver = strategy.cluster_resolver
-    return os.path.join(tempfile.gettempdir(), f"rsn_worker_{resolver.task_type}_{resolver.task_id}", stage)

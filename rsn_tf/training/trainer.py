@@ -34,10 +34,10 @@ from rsn_tf.training.distribution import (
     is_chief,
     make_strategy,
     strategy_name,
-    worker_scratch_dir,
 )
 from rsn_tf.training.initialization import initialise
 from rsn_tf.training.preemption import EXIT_PREEMPTED, PreemptionWatcher, multi_worker_handler
+from rsn_tf.training.run_identity import check_resumable, describe, run_identity, same_run
 from rsn_tf.training.stages import StageSpec, get_stage
 from rsn_tf.training.summaries import StageSummaries
 from rsn_tf.training.task import RSNTask
@@ -91,9 +91,39 @@ class Trainer:
             )
         self.run_dir.ensure_writable()
 
-    def _stage_dir(self, stage: str) -> StageDir:
-        """Where this worker writes: the stage dir on the chief, a private scratch dir elsewhere."""
-        return self.run_dir.stage(stage) if self.chief else StageDir(worker_scratch_dir(self.strategy, stage))
+    def _worker(self) -> tuple[str, int]:
+        resolver = self.strategy.cluster_resolver
+        return resolver.task_type, resolver.task_id
+
+    def _prepare_stage_dirs(self, stage: StageSpec) -> StageDir:
+        """Check whose checkpoints the stage dir holds and return where this worker writes.
+
+        The chief writes the stage dir; another worker writes its own dir inside the run
+        (``RunDir.worker_stage``), cleared first: only the chief's checkpoints decide where a
+        stage resumes, and a worker's dir may hold files of an interrupted or another run.
+        """
+        chief_dir = self.run_dir.stage(stage.name)
+        identity = run_identity(self.config, stage.to_dict())
+        note = check_resumable(chief_dir, identity)  # on every worker: all refuse together, none hangs
+        if note:
+            self._say(note)
+        if self.chief:
+            if not same_run(chief_dir.read_identity(), identity):
+                chief_dir.write_identity(identity)
+            return chief_dir
+        task_type, task_id = self._worker()
+        own = self.run_dir.worker_stage(task_type, task_id, stage.name)
+        previous = own.read_identity()
+        if own.latest_checkpoint() and not same_run(previous, identity):
+            whose = describe(previous) if previous else "a run without an identity file"
+            print(
+                f"Worker {task_type}-{task_id}: ignoring stale checkpoints in {own.path} written by {whose}; this is "
+                f"{describe(identity)}. Removed: a worker resumes from the chief's checkpoints only.",
+                flush=True,
+            )
+        self.run_dir.remove_worker_stage(task_type, task_id, stage.name)
+        own.write_identity(identity)
+        return own
 
     # ------------------------------------------------------------------ the loop
     def run(self, stage_name: str | StageSpec) -> dict:
@@ -109,7 +139,7 @@ class Trainer:
         batch_size = config.data.batch_size
         steps_per_epoch = config.trainer.steps_per_epoch or max(1, train_examples // batch_size)
         total_steps = steps_per_epoch * config.trainer.epochs
-        stage_dir = self._stage_dir(stage.name)
+        stage_dir = self._prepare_stage_dirs(stage)
         stage_dir.write_started(stage.to_dict())
         if self.chief:
             config_lib.save_file(config_lib.override(config, {"task.stage": stage.name}), stage_dir.config_path)
@@ -130,9 +160,9 @@ class Trainer:
         else:
             watcher = PreemptionWatcher()
         # Every worker resumes from the chief's checkpoint (the run dir is shared, as multi-worker
-        # training requires): a worker killed outright may have missed its own last save, and
-        # workers that resumed at different steps would wait on each other forever.
-        latest = tf.train.latest_checkpoint(self.run_dir.stage(stage.name).path) or manager.latest_checkpoint
+        # training requires), never from its own: a worker killed outright may have missed its
+        # own last save, and workers that resumed at different steps would wait on each other.
+        latest = self.run_dir.stage(stage.name).latest_checkpoint()
         if latest:
             restore_training_checkpoint(latest, checkpoint, model, optimizer, step, self._say)
             self._say(f"Resuming stage '{stage.name}' from {latest} at step {int(step.numpy())}.")
@@ -240,7 +270,18 @@ class Trainer:
 
         document = self._evaluate(task, model, stage, stage_dir, total_steps, losses)
         summaries.evaluation(total_steps, document["metrics"])
-        stage_dir.write_model(model, stage.to_dict())  # last: marks the stage complete
+        digest = weights_digest(model)
+        if self.chief:
+            stage_dir.write_model(model, {**stage.to_dict(), "weights_sha256": digest})  # last: marks it complete
+        else:
+            task_type, task_id = self._worker()
+            self.run_dir.remove_worker_stage(task_type, task_id, stage.name)
+            print(
+                f"Worker {task_type}-{task_id}: stage '{stage.name}' trained steps {start}-{total_steps} of "
+                f"{total_steps}; weights sha256 {digest}; its own files removed.",
+                flush=True,
+            )
+        self._say(f"Stage '{stage.name}' weights sha256 {digest} (every worker ends with the same).")
         self.model = model
         return document
 
@@ -293,6 +334,18 @@ def training_checkpoint(model, optimizer, step) -> tf.train.Checkpoint:
     if len(weights) != len(model.weights):
         raise TrainingError("two model variables share a path; the checkpoint could not tell them apart")
     return tf.train.Checkpoint(weights=weights, optimizer=optimizer, step=step)
+
+
+def weights_digest(model) -> str:
+    """sha256 of every model variable (path, dtype, shape, bytes): equal digests mean equal weights."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for variable in sorted(model.weights, key=lambda v: v.path.split("/", 1)[-1]):
+        value = keras.ops.convert_to_numpy(variable.value)
+        digest.update(f"{variable.path.split('/', 1)[-1]}|{value.dtype}|{value.shape}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
 
 
 def restore_training_checkpoint(path: str, checkpoint, model, optimizer, step, say) -> None:
