@@ -27,7 +27,7 @@ from absl import flags
 
 from rsn_tf.cli import common
 from rsn_tf.metrics import compute_depth_metrics
-from rsn_tf.region_support import printed_region_support, region_support
+from tfds_nyu.region_support import printed_region_support, region_support
 
 sys.path.insert(0, os.path.dirname(__file__))
 from label_free_region_support import label_maps_with_smooth_depth, real_labelled_frame, synthetic_frames  # noqa: E402

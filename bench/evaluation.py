@@ -26,8 +26,8 @@ from rsn_tf.cli import common
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from rsn_tf.data import DataConfig, load_builder, make_dataset
+from rsn_tf.depth_sources import load_source
 from rsn_tf.evaluation.evaluator import evaluate_source
-from rsn_tf.evaluation.sources import load_source
 from rsn_tf.models import RegionSupportNetwork, get_preset
 
 FLAGS = common.new_flag_values()

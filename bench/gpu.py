@@ -64,7 +64,7 @@ def _row(tf, keras, strategy, preset: str, size: tuple[int, int], precision: str
 
     from rsn_tf import config as config_lib
     from rsn_tf.flops import model_flops
-    from rsn_tf.training.stages import get_stage
+    from rsn_tf.schedule import get_stage
     from rsn_tf.training.task import RSNTask
 
     keras.mixed_precision.set_global_policy(precision)

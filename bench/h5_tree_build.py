@@ -42,7 +42,7 @@ import tensorflow_datasets as tfds
 from tfds_nyu.nyu_region_support import Builder
 from tfds_nyu import nyu_h5
 from tfds_nyu.examples import region_support_example
-from rsn_tf.label_free import DEFAULT_LABEL_FREE_MODE
+from tfds_nyu.label_free import DEFAULT_LABEL_FREE_MODE
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 out = {{}}
 t0 = time.perf_counter()

@@ -30,9 +30,9 @@ import cv2
 import numpy as np
 from absl import flags
 
-from rsn_tf import label_free
 from rsn_tf.cli import common
-from rsn_tf.region_support import region_support
+from tfds_nyu import label_free
+from tfds_nyu.region_support import region_support
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 

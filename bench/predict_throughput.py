@@ -63,7 +63,7 @@ def _frames(count: int) -> list[np.ndarray]:
 
 
 def main(positionals: list[str]) -> int:
-    from rsn_tf.evaluation.sources import load_source
+    from rsn_tf.depth_sources import load_source
     from rsn_tf.prediction import PredictOptions, predict_images, predict_video
 
     work = tempfile.mkdtemp(prefix="rsn_predict_bench_")

@@ -25,7 +25,7 @@ import numpy as np
 from absl import flags
 
 from rsn_tf.cli import common
-from rsn_tf.label_free import DEFAULT_LABEL_FREE_MODE
+from tfds_nyu.label_free import DEFAULT_LABEL_FREE_MODE
 
 FLAGS = common.new_flag_values()
 flags.DEFINE_string("model", "runs/rsn", "A rsn-train --model_dir (the README's demo).", flag_values=FLAGS)
@@ -63,7 +63,7 @@ def main(positionals: list[str]) -> int:
     if FLAGS.workdir is None:  # a fixed /tmp name would be shared by two runs (and removed by the other)
         FLAGS.workdir = tempfile.mkdtemp(prefix="rsn_real_frames_")
     from rsn_tf.cli import evaluate
-    from rsn_tf.evaluation.sources import load_source
+    from rsn_tf.depth_sources import load_source
 
     folder = os.path.abspath(FLAGS.folder)
     data_dir = os.path.join(FLAGS.workdir, "tfds")

@@ -28,7 +28,7 @@ import numpy as np
 from absl import flags
 
 from rsn_tf.cli import common
-from rsn_tf.region_support import paper_reference, region_support
+from tfds_nyu.region_support import paper_reference, region_support
 
 LABEL_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_v2_test_labels13")
 
@@ -80,11 +80,16 @@ flags.DEFINE_string(
 
 
 def load_revision(rev: str):
-    """The ``rsn_tf.region_support`` module as it was at git revision ``rev``."""
+    """The ``tfds_nyu.region_support`` module as it was at git revision ``rev`` (before the layout
+    change it lived in ``rsn_tf/region_support.py``)."""
     root = os.path.join(os.path.dirname(__file__), "..")
-    source = subprocess.run(
-        ["git", "show", f"{rev}:rsn_tf/region_support.py"], cwd=root, capture_output=True, text=True, check=True
-    ).stdout
+    for where in ("tfds_nyu/region_support.py", "rsn_tf/region_support.py"):
+        shown = subprocess.run(["git", "show", f"{rev}:{where}"], cwd=root, capture_output=True, text=True)
+        if shown.returncode == 0:
+            source = shown.stdout
+            break
+    else:
+        raise SystemExit(f"--baseline_rev={rev}: no region_support.py at that revision")
     path = os.path.join(tempfile.mkdtemp(), f"region_support_{rev}.py")
     with open(path, "w") as fh:
         fh.write(source)

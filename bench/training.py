@@ -29,7 +29,7 @@ if devices > 1:
     cpus = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * devices)
 from rsn_tf import config as config_lib
-from rsn_tf.training.stages import get_stage
+from rsn_tf.schedule import get_stage
 from rsn_tf.training.task import RSNTask
 config = config_lib.resolve(flag_values={{"model.preset": {preset!r}, "data.batch_size": {batch}}})
 task = RSNTask(config, get_stage("joint"))

@@ -26,12 +26,11 @@ import os
 import numpy as np
 
 from rsn_tf.errors import UserError
+from tfds_nyu.kinect_camera import intrinsics_for
 
 __all__ = [
-    "KINECT",
     "CameraError",
     "CameraIntrinsics",
-    "intrinsics_for",
     "intrinsics_from_json",
     "intrinsics_from_exif",
     "resolve_intrinsics",
@@ -39,8 +38,6 @@ __all__ = [
     "project",
 ]
 
-# Kinect colour camera at 640x480, the intrinsics commonly used for NYU Depth.
-KINECT = {"fx": 518.86, "fy": 519.47, "cx": 325.58, "cy": 253.74, "width": 640, "height": 480}
 FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)  # 43.27 mm: what a 35 mm-equivalent focal length refers to
 _EXIF_IFD = 0x8769
 _FOCAL_35MM_TAG = 0xA405
@@ -69,17 +66,6 @@ class CameraIntrinsics:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def intrinsics_for(height: int, width: int, fx=None, fy=None, cx=None, cy=None) -> tuple[float, float, float, float]:
-    """Kinect intrinsics scaled to (height, width); given values override them."""
-    sx, sy = width / KINECT["width"], height / KINECT["height"]
-    return (
-        fx if fx is not None else KINECT["fx"] * sx,
-        fy if fy is not None else KINECT["fy"] * sy,
-        cx if cx is not None else KINECT["cx"] * sx,
-        cy if cy is not None else KINECT["cy"] * sy,
-    )
 
 
 def intrinsics_from_json(path: str, height: int, width: int) -> CameraIntrinsics:

@@ -32,7 +32,7 @@ import typing
 from typing import Any, Literal
 
 from rsn_tf.files import atomic_write_text
-from rsn_tf.training.stages import ALL, STAGE_ORDER
+from rsn_tf.schedule import ALL, STAGE_ORDER
 
 __all__ = [
     "ConfigError",

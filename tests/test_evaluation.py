@@ -33,7 +33,7 @@ from rsn_tf.evaluation.ablation import (
 from rsn_tf.evaluation.figures import PANEL_WIDTH, comparison_grid, region_boundaries, region_support_figure
 from rsn_tf.evaluation.region_statistics import RegionStatistics, per_region_statistics
 from rsn_tf.metrics import METRIC_NAMES, MetricConfig, compute_depth_metrics, per_image_metrics, valid_mask
-from rsn_tf.region_support import region_support
+from tfds_nyu.region_support import region_support
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASET = "nyu_region_support/merged"
@@ -167,7 +167,7 @@ def test_summarise_cli_reads_finished_runs_and_refuses_mixed_budgets(tmp_path, c
 
 def test_printed_baseline2_scores_the_printed_region_support_as_depth():
     """The printed Algorithm 1's gaps are scored as 0-depth predictions (clamped), like any other prediction."""
-    from rsn_tf.region_support import printed_region_support
+    from tfds_nyu.region_support import printed_region_support
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.repeat(rng.integers(1, 4, (6, 8)), 8, 0), 8, 1).astype(np.int32)
@@ -444,9 +444,9 @@ def test_ablation_smoke_two_rows_then_resume_and_evaluate_the_stage(data_dir, tm
 def test_a_teacher_forced_stage_dir_is_fed_the_ground_truth_region_support(tmp_path):
     import tensorflow as tf
 
-    from rsn_tf.evaluation.sources import load_source
+    from rsn_tf.depth_sources import load_source
     from rsn_tf.models import RegionSupportNetwork, get_preset
-    from rsn_tf.training.stages import STAGES
+    from rsn_tf.schedule import STAGES
 
     config = get_preset("tiny", height=24, width=32)
     model = RegionSupportNetwork(config, teacher_forcing=True)

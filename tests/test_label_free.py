@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rsn_tf import label_free
-from rsn_tf.region_support import DEVIATIONS, region_support
+from tfds_nyu import label_free
+from tfds_nyu.region_support import DEVIATIONS, region_support
 
 REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "real_rgbd")
 

@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from rsn_tf.camera import back_project, intrinsics_for
+from rsn_tf.camera import back_project
 from rsn_tf.cli.predict import main
 from rsn_tf.depth_files import write_ply
+from tfds_nyu.kinect_camera import intrinsics_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_PHOTOS = os.path.join(ROOT, "..", "shared", "data", "real_indoor")
@@ -283,7 +284,7 @@ def test_a_truncated_video_keeps_its_good_frames_and_says_where_it_broke(exporte
 
 
 def test_temporal_smoothing_averages_log_depth_by_hand(tmp_path):
-    from rsn_tf.evaluation.sources import DepthSource
+    from rsn_tf.depth_sources import DepthSource
     from rsn_tf.prediction import PredictOptions, predict_video
 
     video = str(tmp_path / "flicker.avi")

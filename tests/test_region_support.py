@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from rsn_tf.region_support import DEVIATIONS, paper_reference, region_support
+from tfds_nyu.region_support import DEVIATIONS, paper_reference, region_support
 
 LABEL_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_v2_test_labels13")
 
@@ -298,7 +298,7 @@ def _blob_scene(rng, h=24, w=32):
 
 
 def test_printed_region_support_equals_the_literal_transcription_on_blob_scenes():
-    from rsn_tf.region_support import printed_region_support
+    from tfds_nyu.region_support import printed_region_support
 
     rng = np.random.default_rng(0)
     zero_fractions = []
@@ -313,7 +313,7 @@ def test_printed_region_support_equals_the_literal_transcription_on_blob_scenes(
 
 
 def test_printed_region_support_leaves_the_printed_gaps_by_hand():
-    from rsn_tf.region_support import printed_region_support
+    from tfds_nyu.region_support import printed_region_support
 
     # One piece, 20 px: five each at 1.0, 1.5, 2.5 and 3.0 m. var = (3 - 1) / 10 = 0.2; the range 2.0
     # is >= 2 var, so the piece is cut into open bins (1 + k var, 1 + (k + 1) var). A bin is written

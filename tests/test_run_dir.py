@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rsn_tf.run_dir import RunDir, RunDirError, StageDir
-from rsn_tf.training.stages import STAGES
+from rsn_tf.schedule import STAGES
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -111,7 +111,7 @@ def test_stage_dir_file_names_and_the_stage_list_are_defined_in_one_module_each(
 
     for name in ("stage.json", "model_config.json", "weights.h5", "config.yaml"):
         assert grep(rf'"[^"]*{name}"') == {"rsn_tf/run_dir.py"}, name
-    assert grep(r"STAGE_ORDER = ") == {"rsn_tf/training/stages.py"}
+    assert grep(r"STAGE_ORDER = ") == {"rsn_tf/schedule.py"}
     stage_names = ("refine_frozen_generation", "generation_frozen_refinement", "joint")
     for name in stage_names:
-        assert grep(rf'"{name}"') == {"rsn_tf/training/stages.py"}, name
+        assert grep(rf'"{name}"') == {"rsn_tf/schedule.py"}, name

@@ -70,7 +70,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     from rsn_tf import config as config_lib
-    from rsn_tf.training.stages import get_stage
+    from rsn_tf.schedule import get_stage
     from rsn_tf.training.task import RSNTask
 
     config = config_lib.override(config_lib.ExperimentConfig(), {  # the paper's optimizer and lr
@@ -289,8 +289,8 @@ def test_a_stage_dir_with_another_runs_checkpoints_is_refused_naming_both_runs(t
 
     from rsn_tf import config as config_lib
     from rsn_tf.run_dir import StageDir
+    from rsn_tf.schedule import get_stage
     from rsn_tf.training.run_identity import RunIdentityError, check_resumable, run_identity
-    from rsn_tf.training.stages import get_stage
 
     spec = get_stage("joint").to_dict()
     first = config_lib.override(config_lib.ExperimentConfig(), {"trainer.model_dir": str(tmp_path / "a")})
@@ -495,7 +495,7 @@ def test_missing_earlier_stage_warns_and_says_what_it_did(data_dir, tmp_path):
 
 def test_linear_then_log_region_loss_in_the_generation_stage():
     from rsn_tf.config import ExperimentConfig, override
-    from rsn_tf.training.stages import get_stage
+    from rsn_tf.schedule import get_stage
     from rsn_tf.training.task import RSNTask
 
     task = RSNTask(override(ExperimentConfig(), {"task.linear_epochs": 17}), get_stage("generation"))

@@ -3,7 +3,7 @@
 One feature dict and one function that turns (image, depth, semantic map) into an
 example, so that all our datasets load through the same input pipeline (``rsn_tf.data``)
 and their targets are made the same way: Algorithm 1 on the semantic map S that the
-region mode gives (``rsn_tf.label_free``).
+region mode gives (``tfds_nyu.label_free``).
 
 ``source`` is ``"<origin>:<region mode>"`` (``v2:labels``, ``h5:slic``,
 ``rgbd_folder:depth_only``), so that no one mixes targets of different modes by accident.
@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import tensorflow_datasets as tfds
 
-from rsn_tf.label_free import semantic_map
-from rsn_tf.region_support import region_support
+from tfds_nyu.label_free import semantic_map
+from tfds_nyu.region_support import region_support
 
 __all__ = [
     "MAX_PLAUSIBLE_DEPTH",

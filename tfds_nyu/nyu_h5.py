@@ -9,7 +9,7 @@ Layout::
 Each file holds ``rgb``: uint8 (3, 480, 640), channels first, and ``depth``: float32
 (480, 640) in metres (in-painted, so no holes, though 0 is treated as no reading). There
 are no semantic labels, so region support comes from a label-free mode
-(``rsn_tf.label_free``).
+(``tfds_nyu.label_free``).
 
 ``scan_h5_tree`` only lists paths; ``read_h5_frame`` opens one file at a time, so
 reading a tree of any size keeps memory flat.

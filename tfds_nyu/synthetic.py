@@ -30,7 +30,7 @@ from collections.abc import Iterator
 import numpy as np
 from etils import epath
 
-from rsn_tf.camera import intrinsics_for
+from tfds_nyu.kinect_camera import intrinsics_for
 from tfds_nyu.nyu_mat import SPLITS_FILENAME, V1_FILENAME, V2_FILENAME, write_labeled_mat, write_splits_mat
 
 __all__ = [

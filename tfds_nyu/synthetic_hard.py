@@ -34,7 +34,7 @@ import zlib
 import cv2
 import numpy as np
 
-from rsn_tf.camera import intrinsics_for
+from tfds_nyu.kinect_camera import intrinsics_for
 from tfds_nyu.synthetic import MAX_DEPTH, RenderedFrame
 
 __all__ = [

@@ -108,7 +108,7 @@ def _ablation(positionals: list[str]) -> int:
 
     from rsn_tf.models.presets import get_preset
     from rsn_tf.run_dir import RunDir
-    from rsn_tf.training.stages import StageSpec
+    from rsn_tf.schedule import StageSpec
     from rsn_tf.training.task import RSNTask
     from rsn_tf.training.trainer import Trainer
 

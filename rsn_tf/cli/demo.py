@@ -38,7 +38,7 @@ def _serve(positionals: list[str]) -> int:
     if FLAGS.max_bytes < 1 or FLAGS.max_side < 1:
         raise common.CliError("--max_bytes and --max_side must be positive")
     from rsn_tf.demo.app import create_app
-    from rsn_tf.evaluation.sources import load_source
+    from rsn_tf.depth_sources import load_source
 
     source = load_source(FLAGS.model, confidence="flip" if FLAGS.confidence else None)
     app = create_app(source, FLAGS.max_bytes, FLAGS.max_side)

@@ -101,7 +101,7 @@ def _parse_compare(values: Sequence[str]) -> list[tuple[str, str]]:
 def _discover_compare(model_path: str, exclude: str) -> list[tuple[str, str]]:
     """Figure 3's other columns, from the run the model belongs to (its dir or its parent)."""
     from rsn_tf.run_dir import RunDir
-    from rsn_tf.training.stages import FIGURE_COLUMNS
+    from rsn_tf.schedule import FIGURE_COLUMNS
 
     run = RunDir(model_path)
     if not run.complete_stages():
@@ -148,12 +148,12 @@ def _evaluate(positionals: list[str]) -> int:
 
     absl_logging.set_verbosity(absl_logging.WARNING)
     from rsn_tf.data import DataConfig, make_dataset, prepare_builder
+    from rsn_tf.depth_sources import load_source
     from rsn_tf.evaluation.evaluator import evaluate_source
     from rsn_tf.evaluation.figures import comparison_grid, region_support_figure, save_png
     from rsn_tf.evaluation.reports import evaluation_settings, write_reports
-    from rsn_tf.evaluation.sources import load_source
     from rsn_tf.metrics import MetricConfig
-    from rsn_tf.training.stages import FIGURE_COLUMNS
+    from rsn_tf.schedule import FIGURE_COLUMNS
 
     source = load_source(FLAGS.model, FLAGS.name, FLAGS.stage)
     builder = prepare_builder(FLAGS.dataset, FLAGS.data_dir, FLAGS.manual_dir)

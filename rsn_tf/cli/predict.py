@@ -122,7 +122,7 @@ def _predict(positionals: list[str]) -> int:
         raise common.CliError("give one input: an image, a folder of images or a video (then --model=PATH)")
     if not FLAGS.model:
         raise common.CliError("--model is required: a SavedModel dir, a rsn-train --model_dir or a .keras file")
-    from rsn_tf.evaluation.sources import load_source
+    from rsn_tf.depth_sources import load_source
     from rsn_tf.prediction import find_inputs, predict_images, predict_video
 
     options = _options()

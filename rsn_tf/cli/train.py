@@ -30,7 +30,7 @@ def _train(positionals: list[str]) -> int:
     from absl import logging as absl_logging
 
     from rsn_tf import config as config_lib
-    from rsn_tf.training.stages import ALL, STAGE_ORDER, get_stage
+    from rsn_tf.schedule import ALL, STAGE_ORDER, get_stage
 
     config = common.config_from_flags(FLAGS, CONFIG_FLAGS)
     stages = STAGE_ORDER if config.task.stage == ALL else (config.task.stage,)

@@ -67,7 +67,7 @@ class _Results:
 
 
 def create_app(source, max_bytes: int = 20 * 1024 * 1024, max_side: int = 4096, keep: int = 8):
-    """The Flask app around a depth source (rsn_tf.evaluation.sources.DepthSource)."""
+    """The Flask app around a depth source (rsn_tf.depth_sources.DepthSource)."""
     from flask import Flask, Response, jsonify, request, send_from_directory
     from werkzeug.exceptions import HTTPException
 

@@ -47,7 +47,7 @@ import numpy as np
 from rsn_tf.evaluation.reports import PAPER_COLUMNS, format_value, read_metrics, write_metrics_document
 from rsn_tf.metrics import MetricConfig, compute_depth_metrics
 from rsn_tf.run_dir import RunDir
-from rsn_tf.training.stages import (
+from rsn_tf.schedule import (
     GENERATION_COLUMN,
     GT_REFINEMENT_COLUMN,
     RSN_COLUMN,
@@ -242,7 +242,7 @@ def printed_region_support_metrics(
     and scored as a depth map against the depth resized the same way."""
     import tensorflow as tf
 
-    from rsn_tf.region_support import printed_region_support
+    from tfds_nyu.region_support import printed_region_support
 
     preds, gts = [], []
     for example in examples:

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from rsn_tf.depth_sources import DepthSource
 from rsn_tf.evaluation.region_statistics import RegionStatistics
-from rsn_tf.evaluation.sources import DepthSource
 from rsn_tf.metrics import (
     METRIC_NAMES,
     SUM_NAMES,

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from rsn_tf.region_support import region_support
+from tfds_nyu.region_support import region_support
 
 __all__ = [
     "NYU13",

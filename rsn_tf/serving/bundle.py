@@ -20,8 +20,8 @@ import os
 
 import tensorflow as tf
 
-from rsn_tf.camera import KINECT
 from rsn_tf.depth_files import MM_PER_METRE
+from tfds_nyu.kinect_camera import KINECT
 
 __all__ = [
     "SERVING_INFO_FILE",

@@ -8,7 +8,7 @@ from random initialisation, with a warning that says what was looked for.
 from __future__ import annotations
 
 from rsn_tf.run_dir import RunDir
-from rsn_tf.training.stages import StageSpec
+from rsn_tf.schedule import StageSpec
 
 __all__ = ["initialise"]
 

@@ -16,7 +16,7 @@ from rsn_tf.config import ExperimentConfig
 from rsn_tf.data import DataConfig, make_dataset, prepare_builder
 from rsn_tf.losses import LossConfig, combined_loss, iterative_loss, l2_loss, region_loss
 from rsn_tf.models import RegionSupportNetwork, get_preset
-from rsn_tf.training.stages import StageSpec
+from rsn_tf.schedule import StageSpec
 
 __all__ = ["RSNTask"]
 

@@ -21,13 +21,14 @@ import tensorflow as tf
 
 from rsn_tf import config as config_lib
 from rsn_tf.config import ExperimentConfig
+from rsn_tf.depth_sources import DepthSource
 from rsn_tf.errors import UserError
 from rsn_tf.evaluation.evaluator import evaluate_source
 from rsn_tf.evaluation.reports import evaluation_settings, write_reports
-from rsn_tf.evaluation.sources import DepthSource
 from rsn_tf.metrics import MetricConfig
 from rsn_tf.run_dir import RunDir, StageDir
 from rsn_tf.runtime import set_determinism, set_precision
+from rsn_tf.schedule import StageSpec, get_stage
 from rsn_tf.training.distribution import (
     EXIT_WORKER_LOST,
     dataset_builder_worker,
@@ -38,7 +39,6 @@ from rsn_tf.training.distribution import (
 from rsn_tf.training.initialization import initialise
 from rsn_tf.training.preemption import EXIT_PREEMPTED, PreemptionWatcher, multi_worker_handler
 from rsn_tf.training.run_identity import check_resumable, describe, run_identity, same_run
-from rsn_tf.training.stages import StageSpec, get_stage
 from rsn_tf.training.summaries import StageSummaries
 from rsn_tf.training.task import RSNTask
 

@@ -9,7 +9,7 @@ Configs:
   v1         the 2284 v1 frames with the paper's scene-aware split
   merged     v1 + v2 with the paper's scene-aware split (3264 / 483 in proportion)
   h5         the sparse-to-dense / FastDepth h5 tree (train/<scene>/*.h5, val/official/*.h5):
-             no labels, so region support comes from Felzenszwalb segments (``rsn_tf.label_free``);
+             no labels, so region support comes from Felzenszwalb segments (``tfds_nyu.label_free``);
              whole scenes held out for validation, the official val as test
   synthetic  400 synthetic frames written in NYU's file layout, then read like `merged`
   synthetic_hard       400 frames of the hard synthetic world (tfds_nyu/synthetic_hard.py), read the same way
@@ -35,8 +35,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from rsn_tf import label_free
-from tfds_nyu import nyu_files, nyu_h5, nyu_mat, splits, synthetic
+from tfds_nyu import label_free, nyu_files, nyu_h5, nyu_mat, splits, synthetic
 from tfds_nyu.examples import BadFrameError, bad_frame_reason, example_features, region_support_example
 from tfds_nyu.generation import beam_requested, split_examples
 
@@ -65,7 +64,7 @@ class NyuRegionSupportConfig(tfds.core.BuilderConfig):
     synthetic_frames: tuple[int, int] = (0, 0)  # (v2, v1) frames to render; (0, 0) = real NYU files
     synthetic_seed: int = 0
     synthetic_world: str = "simple"  # tfds_nyu.synthetic.WORLDS: simple (the demo's) or hard
-    region_mode: str = "labels"  # rsn_tf.label_free.REGION_MODES
+    region_mode: str = "labels"  # tfds_nyu.label_free.REGION_MODES
 
     def __post_init__(self):
         label_free.check_region_mode(self.region_mode)

@@ -6,7 +6,7 @@ builder's README): ``rgb/``, ``depth/`` (16-bit PNG at ``depth_scale`` per metre
 ``test/`` subfolders or ``train.txt``/``test.txt``, else a deterministic split by stem.
 
 Configs name the region mode, i.e. where Algorithm 1's semantic map S comes from
-(``rsn_tf.label_free``): ``felzenszwalb`` (default), ``slic``, ``depth_only``, or
+(``tfds_nyu.label_free``): ``felzenszwalb`` (default), ``slic``, ``depth_only``, or
 ``labels`` (every frame must have labels). A config never mixes modes, and every
 example's ``source`` says which mode made it. Frames are brought to ``height`` x
 ``width`` by scaling to cover and centre-cropping, intrinsics with them.
@@ -26,8 +26,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from rsn_tf import label_free
-from tfds_nyu import rgbd_frames, splits
+from tfds_nyu import label_free, rgbd_frames, splits
 from tfds_nyu.examples import example_features, region_support_example
 from tfds_nyu.generation import beam_requested, split_examples
 

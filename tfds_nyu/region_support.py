@@ -86,7 +86,7 @@ DEVIATIONS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "S is the dataset's semantic labelling (NYU's hand-labelled classes).",
-        "Region mode 'slic' (rsn_tf.label_free): S = SLIC superpixels of the RGB image (scikit-image, "
+        "Region mode 'slic' (tfds_nyu.label_free): S = SLIC superpixels of the RGB image (scikit-image, "
         "64 per frame, compactness 10), one class per superpixel; Algorithm 1 then runs unchanged.",
         "Most RGB-D data (the NYU h5 tree, users' own folders) has no labels. Superpixels follow "
         "colour edges as object boundaries do; measured against labelled region support in BENCHMARKS.md. "

@@ -11,7 +11,7 @@ RealSense and Kinect folders) has none. A *region mode* names where S comes from
 
 Algorithm 1 itself runs unchanged on whichever S the mode gives, so every invariant of
 ``region_support`` holds. Each label-free mode is a documented deviation
-(``rsn_tf.region_support.DEVIATIONS``); the figures that chose the default
+(``tfds_nyu.region_support.DEVIATIONS``); the figures that chose the default
 (``DEFAULT_LABEL_FREE_MODE``) are in BENCHMARKS.md ("Region support without labels").
 
 Segment counts do not depend on the image size: SLIC asks for a fixed count, and
