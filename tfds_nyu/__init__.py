@@ -17,4 +17,16 @@ Importing this package registers the ``nyu_region_support`` builder with TFDS, s
 from tfds_nyu.nyu_region_support import Builder  # noqa: F401  registers the builder
 from tfds_nyu.rgbd_folder import Builder as RgbdFolderBuilder  # noqa: F401  registers rgbd_folder
 
-__all__ = ["Builder", "RgbdFolderBuilder"]
+__all__ = ["Builder", "RgbdFolderBuilder", "class_names"]
+
+
+def class_names(info) -> list[str]:
+    """The class names of a built dataset (``builder.info``); ``names[0]`` is "unlabeled".
+
+    The one way to read them: the trainer sizes semantic guidance by their count, and the input
+    pipeline checks label ids against it.
+    """
+    names = (info.metadata or {}).get("class_names")
+    if not names:
+        raise ValueError(f"{info.full_name}: the dataset records no class names")
+    return list(names)
