@@ -11,15 +11,16 @@ import numpy as np
 
 
 def load(model_dir: str, split: str = "test", max_images: int | None = None):
-    from rsn_tf.data import DataConfig, make_dataset, prepare_builder
+    from rsn_tf.config import DataConfig
+    from rsn_tf.data import make_dataset, prepare_builder
     from rsn_tf.run_dir import RunDir
 
     stage = RunDir(model_dir).select_stage(None, serves_images=True)
     model, manifest = stage.load_model()
     height, width = model.config.height, model.config.width
     builder = prepare_builder("nyu_region_support/synthetic")
-    config = DataConfig(height=height, width=width, batch_size=8, cache="")
-    dataset = make_dataset(builder, split, config, training=False).unbatch()
+    config = DataConfig(batch_size=8, cache="")
+    dataset = make_dataset(builder, split, config, training=False, size=(height, width)).unbatch()
     if max_images:
         dataset = dataset.take(max_images)
     rgb, depth, keys = [], [], []

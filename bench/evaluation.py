@@ -25,7 +25,8 @@ from rsn_tf.cli import common
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from rsn_tf.data import DataConfig, load_builder, make_dataset
+from rsn_tf.config import DataConfig
+from rsn_tf.data import load_builder, make_dataset
 from rsn_tf.depth_sources import load_source
 from rsn_tf.evaluation.evaluator import evaluate_source
 from rsn_tf.models import RegionSupportNetwork, get_preset
@@ -47,8 +48,8 @@ def main(positionals: list[str]) -> int:
     path = os.path.join(tempfile.mkdtemp(), "bench.keras")
     model.save(path)
     source = load_source(path, "bench")
-    config = DataConfig(height=h, width=w, batch_size=FLAGS.batch, cache="")
-    dataset = make_dataset(load_builder(FLAGS.dataset), "test", config, training=False)
+    config = DataConfig(batch_size=FLAGS.batch, cache="")
+    dataset = make_dataset(load_builder(FLAGS.dataset), "test", config, training=False, size=(h, w))
     batches = [{k: v.numpy() for k, v in b.items()} for b in dataset.unbatch().take(FLAGS.images).batch(FLAGS.batch)]
     images = sum(len(b["key"]) for b in batches)
 

@@ -21,7 +21,8 @@ from rsn_tf.cli import common
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-from rsn_tf.data import DataConfig, make_dataset
+from rsn_tf.config import DataConfig
+from rsn_tf.data import make_dataset
 from tfds_nyu.nyu_region_support import Builder
 
 
@@ -58,9 +59,9 @@ def main(positionals: list[str]) -> int:
 
     rows = []
     for cache in ("", "memory"):
-        config = DataConfig(height=240, width=320, batch_size=FLAGS.batch_size, seed=0, cache=cache)
+        config = DataConfig(batch_size=FLAGS.batch_size, cache=cache)
         for name, training in (("train (augmented)", True), ("eval", False)):
-            ds = make_dataset(builder, "train", config, training=training, repeat=True)
+            ds = make_dataset(builder, "train", config, training=training, size=(240, 320), seed=0, repeat=True)
             if cache:  # fill the cache with one pass first, then measure the steady state
                 frames_per_second(ds, n_train // FLAGS.batch_size + 1, FLAGS.batch_size)
             fps = frames_per_second(ds, FLAGS.batches, FLAGS.batch_size)

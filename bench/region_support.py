@@ -28,7 +28,10 @@ import numpy as np
 from absl import flags
 
 from rsn_tf.cli import common
-from tfds_nyu.region_support import paper_reference, region_support
+from tfds_nyu.region_support import region_support
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from algorithm1_reference import paper_reference  # noqa: E402  the tests' oracle, the literal Algorithm 1
 
 LABEL_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_v2_test_labels13")
 

@@ -16,9 +16,11 @@ Where a value comes from, lowest to highest precedence:
    ``config.yaml`` is such a file, so ``rsn-train --config=runs/rsn/config.yaml`` replays it;
 4. the flags given on the command line.
 
-Every field carries its flag name and help in its metadata, so the CLIs generate their flags
-from this file instead of copying them by hand. Unknown keys and wrong types raise
-``ConfigError`` naming the key.
+Every field's flag is its own name (``data.batch_size`` is ``--batch_size``) and its help is in
+its metadata, so the CLIs generate their flags from this file instead of copying them by hand.
+Unknown keys and wrong types raise ``ConfigError`` naming the key. Keys renamed since earlier
+runs wrote their config.yaml (``RENAMED_KEYS``) still load, with a note naming the new key; the
+flags renamed with them still work, with a warning (``deprecated_flags``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import dataclasses
 import difflib
 import json
 import os
+import sys
 import types
 import typing
 from typing import Any, Literal
@@ -44,6 +47,9 @@ __all__ = [
     "RuntimeConfig",
     "ExperimentConfig",
     "PRESET_DEFAULTS",
+    "RENAMED_KEYS",
+    "deprecated_flags",
+    "upgrade_keys",
     "SECTIONS",
     "config_fields",
     "from_dict",
@@ -62,116 +68,97 @@ class ConfigError(ValueError):
     """A config key is unknown or has a value of the wrong type; the message names the key."""
 
 
-def _field(default: Any, flag: str | None, help: str) -> Any:  # noqa: A002 - the flag's help text
-    return dataclasses.field(default=default, metadata={"flag": flag, "help": help})
+def _field(default: Any, help: str, deprecated_flags: tuple[str, ...] = ()) -> Any:  # noqa: A002 - the help text
+    """A config leaf; its flag is the field's name. ``deprecated_flags``: the flag's earlier names."""
+    return dataclasses.field(default=default, metadata={"help": help, "deprecated_flags": deprecated_flags})
 
 
 @dataclasses.dataclass(frozen=True)
 class TaskConfig:
     stage: str = _field(
         STAGE_ORDER[-1],
-        "stage",
         f"Training stage: one of {', '.join(STAGE_ORDER)}, or '{ALL}' for the five in order.",
     )
-    linear_epochs: int = _field(
-        17, "linear_epochs", "Generation stage: epochs of linear Lr before switching to log Lr (paper: 17)."
-    )
+    linear_epochs: int = _field(17, "Generation stage: epochs of linear Lr before switching to log Lr (paper: 17).")
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    dataset: str = _field(
-        "nyu_region_support/synthetic", "dataset", "TFDS name/config, e.g. nyu_region_support/merged."
-    )
-    data_dir: str | None = _field(None, "data_dir", "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).")
+    dataset: str = _field("nyu_region_support/synthetic", "TFDS name/config, e.g. nyu_region_support/merged.")
+    data_dir: str | None = _field(None, "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).")
     manual_dir: str | None = _field(
-        None, "manual_dir", "Dir with the NYU .mat files, used when the dataset must be built."
+        None, "Build a missing dataset from this dir first (the NYU files, the h5 tree or your RGB-D folder)."
     )
-    batch_size: int = _field(8, "batch_size", "Global batch size (across all replicas and workers).")
-    build_wait_s: float = _field(
+    batch_size: int = _field(8, "Global batch size (across all replicas and workers).")
+    dataset_wait_timeout_s: float = _field(
         6 * 3600.0,
-        "dataset_wait_timeout",
         "Multi-worker: seconds a non-chief worker waits for the chief to build a missing dataset in the shared "
         "--data_dir before it gives up.",
+        deprecated_flags=("dataset_wait_timeout",),
     )
-    eval_split: str = _field("test", "eval_split", "Split the stage is evaluated on at its end.")
-    eval_batches: int | None = _field(None, "eval_batches", "Evaluate on this many batches (default: the whole split).")
-    augment_scale: float = _field(
-        1.0, "augment_scale", "Training zoom range [1, s], depth divided by the zoom (Eigen et al.); 1 = off."
-    )
-    augment_flip: bool = _field(True, "augment_flip", "Random horizontal flips (image and every target).")
-    color_jitter: float = _field(0.2, "color_jitter", "Colour-jitter strength (image only); 0 = off.")
+    eval_split: str = _field("test", "Split the stage is evaluated on at its end.")
+    eval_batches: int | None = _field(None, "Evaluate on this many batches (default: the whole split).")
+    augment_scale: float = _field(1.0, "Training zoom range [1, s], depth divided by the zoom (Eigen et al.); 1 = off.")
+    augment_flip: bool = _field(True, "Random horizontal flips (image and every target).")
+    color_jitter: float = _field(0.2, "Colour-jitter strength (image only); 0 = off.")
+    cache: str = _field("memory", "Cache the decoded, resized examples: '' (none), 'memory', or a file prefix.")
+    shuffle_buffer: int = _field(512, "Training shuffle buffer, in examples.")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     preset: Literal["paper", "small", "tiny"] = _field(
-        "tiny", "preset", "Model preset: paper (Table 1, 480x640), small or tiny (CPU demo)."
+        "tiny", "Model preset: paper (Table 1, 480x640), small or tiny (CPU demo)."
     )
-    resnet34_weights: str | None = _field(
-        None, "resnet34_weights", "Local .npz of ImageNet ResNet34 weights for the generation trunk."
-    )
+    resnet34_weights: str | None = _field(None, "Local .npz of ImageNet ResNet34 weights for the generation trunk.")
 
 
 @dataclasses.dataclass(frozen=True)
 class OptimizerConfig:
-    name: Literal["sgd", "momentum", "adam"] = _field("sgd", "optimizer", "Optimizer.")
-    learning_rate: float = _field(1e-3, "learning_rate", "Learning rate.")
-    schedule: Literal["constant", "cosine", "step"] = _field("constant", "lr_schedule", "Learning-rate schedule.")
-    momentum: float = _field(0.9, "momentum", "Momentum for --optimizer=momentum.")
-    step_every_epochs: int = _field(10, "lr_step_every_epochs", "For --lr_schedule=step: lr x 0.1 every N epochs.")
-    clipnorm: float | None = _field(None, "clipnorm", "Clip each gradient to this norm.")
+    optimizer: Literal["sgd", "momentum", "adam"] = _field("sgd", "Optimizer.")
+    learning_rate: float = _field(1e-3, "Learning rate.")
+    lr_schedule: Literal["constant", "cosine", "step"] = _field("constant", "Learning-rate schedule.")
+    momentum: float = _field(0.9, "Momentum for --optimizer=momentum.")
+    lr_step_every_epochs: int = _field(10, "For --lr_schedule=step: lr x 0.1 every N epochs.")
+    clipnorm: float | None = _field(None, "Clip each gradient to this norm.")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
-    model_dir: str = _field("runs/rsn", "model_dir", "The run dir: config.yaml, and one stage dir per stage.")
-    epochs: int = _field(40, "epochs", "Epochs per stage.")
-    steps_per_epoch: int | None = _field(
-        None, "steps_per_epoch", "Steps per epoch (default: one pass over the training split)."
-    )
-    checkpoint_every_steps: int = _field(
-        50, "checkpoint_every_steps", "Save a checkpoint every N steps (and at the end)."
-    )
-    keep_checkpoints: int = _field(3, "keep_checkpoints", "Checkpoints kept per stage.")
-    log_every_steps: int = _field(10, "log_every_steps", "TensorBoard scalars every N steps.")
-    image_summaries: int = _field(
-        2, "image_summaries", "Images per TensorBoard image summary (each epoch); 0 disables."
-    )
-    seed: int = _field(0, "seed", "Seed for data order, augmentation and initialisation.")
-    inject_nan_at_step: int | None = _field(
-        None, "inject_nan_at_step", "Fault injection: make the loss NaN at this step (tests)."
-    )
-    export: bool = _field(True, "export", "After the last stage, export a SavedModel (as rsn-export does).")
-    export_base: str = _field("export", "export_base", "Where --export writes <export_base>/rsn/<version>/.")
+    model_dir: str = _field("runs/rsn", "The run dir: config.yaml, and one stage dir per stage.")
+    epochs: int = _field(40, "Epochs per stage.")
+    steps_per_epoch: int | None = _field(None, "Steps per epoch (default: one pass over the training split).")
+    checkpoint_every_steps: int = _field(50, "Save a checkpoint every N steps (and at the end).")
+    keep_checkpoints: int = _field(3, "Checkpoints kept per stage.")
+    log_every_steps: int = _field(10, "TensorBoard scalars every N steps.")
+    image_summaries: int = _field(2, "Images per TensorBoard image summary (each epoch); 0 disables.")
+    seed: int = _field(0, "Seed for data order, augmentation and initialisation.")
+    inject_nan_at_step: int | None = _field(None, "Fault injection: make the loss NaN at this step (tests).")
+    export: bool = _field(True, "After the last stage, export a SavedModel (as rsn-export does).")
+    export_base: str = _field("export", "Where --export writes <export_base>/rsn/<version>/.")
 
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeConfig:
-    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = _field(
-        "float32", "precision", "Compute precision."
-    )
-    jit_compile: bool = _field(
-        False, "jit_compile", "Compile the train step with XLA (faster on GPUs, slower on this CPU)."
-    )
-    cpu_devices: int = _field(1, "cpu_devices", "Split the CPU into N logical devices and mirror over them (testing).")
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = _field("float32", "Compute precision.")
+    jit_compile: bool = _field(False, "Compile the train step with XLA (faster on GPUs, slower on this CPU).")
+    cpu_devices: int = _field(1, "Split the CPU into N logical devices and mirror over them (testing).")
     deterministic: bool = _field(
         False,
-        "deterministic",
         "Deterministic kernels (TF op determinism, oneDNN's reordering optimisations off), so a replay of the "
         "run's config.yaml gives the same weights and metrics (to float noise, 1e-6 relative); costs some speed.",
     )
     worker_heartbeat_timeout_s: float = _field(
         60.0,
-        "worker_heartbeat_timeout",
         "Multi-worker: a worker silent this long (seconds) is declared dead and the others stop (exit 43). Longer "
         "tolerates stalls (a stopped or starved process); shorter notices a dead worker sooner.",
+        deprecated_flags=("worker_heartbeat_timeout",),
     )
     collective_timeout_s: float = _field(
         1800.0,
-        "collective_timeout",
         "Multi-worker: seconds one all-reduce may wait for the other workers before the job stops (exit 43); it "
         "bounds a worker that is alive but stuck. It must exceed the slowest step, tracing included.",
+        deprecated_flags=("collective_timeout",),
     )
 
 
@@ -196,32 +183,47 @@ SECTIONS: dict[str, type] = dict(typing.get_type_hints(ExperimentConfig))
 # trained row's equal budget (`tiny` fits the whole table in <= 60 minutes on 2 CPU cores).
 PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
     "paper": {
-        "optimizer.name": "sgd",
+        "optimizer.optimizer": "sgd",
         "optimizer.learning_rate": 1e-3,
-        "optimizer.schedule": "constant",
+        "optimizer.lr_schedule": "constant",
         "trainer.epochs": 40,
         "ablation": {"trainer.epochs": 40},
     },
     "small": {
-        "optimizer.name": "sgd",
+        "optimizer.optimizer": "sgd",
         "optimizer.learning_rate": 1e-3,
-        "optimizer.schedule": "constant",
+        "optimizer.lr_schedule": "constant",
         "trainer.epochs": 40,
         "ablation": {"trainer.epochs": 40},
     },
     "tiny": {
-        "optimizer.name": "adam",
+        "optimizer.optimizer": "adam",
         "optimizer.learning_rate": 3e-3,
-        "optimizer.schedule": "cosine",
+        "optimizer.lr_schedule": "cosine",
         "trainer.epochs": 12,
         "ablation": {"trainer.epochs": 8},
     },
 }
 
 
+# Keys renamed so that every key's leaf is its flag's name: old key -> new key. A config file
+# (e.g. an earlier run's config.yaml) with an old key still loads, with a note.
+RENAMED_KEYS: dict[str, str] = {
+    "data.build_wait_s": "data.dataset_wait_timeout_s",
+    "optimizer.name": "optimizer.optimizer",
+    "optimizer.schedule": "optimizer.lr_schedule",
+    "optimizer.step_every_epochs": "optimizer.lr_step_every_epochs",
+}
+
+
 def config_fields() -> dict[str, dataclasses.Field]:
-    """Every leaf as ``"section.field" -> dataclasses.Field`` (with its flag and help in metadata)."""
+    """Every leaf as ``"section.field" -> dataclasses.Field`` (its help and deprecated flags in metadata)."""
     return {f"{section}.{f.name}": f for section, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+
+
+def deprecated_flags() -> dict[str, str]:
+    """Every earlier flag name -> the config key whose flag it was (the CLIs keep them as aliases)."""
+    return {old: key for key, f in config_fields().items() for old in f.metadata["deprecated_flags"]}
 
 
 def leaf_types() -> dict[str, Any]:
@@ -288,8 +290,36 @@ def _unknown(key: str, known: list[str]) -> ConfigError:
     return ConfigError(f"unknown config key '{key}'{hint}; the keys are {', '.join(known)}")
 
 
+def upgrade_keys(flat: dict[str, Any], where: str = "config") -> dict[str, Any]:
+    """``flat`` (dotted keys) with every renamed key under its new name, saying so in one line on stderr."""
+    out, renamed = {}, []
+    for key, value in flat.items():
+        new = RENAMED_KEYS.get(key)
+        if new is not None:
+            if new in flat:
+                raise ConfigError(f"{where}: config keys '{key}' (deprecated) and '{new}' both given; keep '{new}'")
+            renamed.append(f"'{key}' as '{new}'")
+            key = new
+        out[key] = value
+    if renamed:
+        print(f"{where}: deprecated config key(s) read under their new names: {', '.join(renamed)}", file=sys.stderr)
+    return out
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
 def override(config: ExperimentConfig, changes: dict[str, Any]) -> ExperimentConfig:
     """``config`` with dotted keys replaced, e.g. ``{"trainer.epochs": 3}``; checks keys and types."""
+    changes = upgrade_keys(changes)
     hints = leaf_types()
     sections: dict[str, dict[str, Any]] = {}
     for key, value in changes.items():
@@ -343,6 +373,9 @@ def load_file(path: str) -> dict:
         raise ConfigError(
             f"--config={path}: expected a mapping of sections ({', '.join(SECTIONS)}), got {type(data).__name__}"
         )
+    flat = flatten(data)
+    if any(key in RENAMED_KEYS for key in flat):
+        data = _nest(upgrade_keys(flat, path))
     return data
 
 

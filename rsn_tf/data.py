@@ -20,11 +20,13 @@ Batches are dicts: ``image`` float32 (B, H, W, 3) in [0, 255]; ``depth``,
 ``label`` int32 (B, H, W, 1); ``key`` string (B,). Under ``tf.distribute`` pass the ``InputContext``
 from ``strategy.distribute_datasets_from_function``: each input pipeline then
 reads its own shard and batches the per-replica batch size.
+
+What the pipeline does is the experiment's ``rsn_tf.config.DataConfig`` (the one data config);
+the size it resizes to is the model's (``RSNConfig.height``/``width``) and its seed the run's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -32,9 +34,14 @@ from collections.abc import Callable
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+import tfds_nyu  # registers the builders with TFDS
+from rsn_tf.config import DataConfig
+from tfds_nyu.limits import MAX_PLAUSIBLE_DEPTH
+
 __all__ = [
-    "DataConfig",
     "DatasetNotBuiltError",
+    "needs_manual_dir",
+    "num_classes",
     "load_builder",
     "prepare_builder",
     "preprocess",
@@ -46,42 +53,42 @@ AUTOTUNE = tf.data.AUTOTUNE
 TARGETS = ("depth", "region_support", "regions", "label")
 
 
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """How examples become batches."""
-
-    height: int = 96
-    width: int = 128
-    batch_size: int = 8  # global batch size
-    scale_max: float = 1.0  # training zoom range [1, scale_max]; 1 (default) disables it
-    flip: bool = True
-    color_jitter: float = 0.2  # strength of brightness/contrast/saturation/gain jitter; 0 disables
-    cache: str = "memory"  # "" (none), "memory", or a file path prefix
-    shuffle_buffer: int = 512
-    seed: int | None = None
-
-
 class DatasetNotBuiltError(FileNotFoundError):
     """The requested TFDS dataset is not prepared in ``data_dir``; the message says how to build it."""
 
 
+# What --manual_dir holds, per builder config kind (tfds_nyu.builder_common.KINDS), in a build command.
+_MANUAL_DIR_HINT = {
+    "nyu_mat": "DIR_WITH_THE_NYU_MAT_FILES",
+    "nyu_h5": "DIR_WITH_THE_NYU_H5_TREE",
+    "rgbd_folder": "YOUR_RGBD_FOLDER",
+}
+
+
+def needs_manual_dir(builder: tfds.core.DatasetBuilder) -> bool:
+    """Whether building ``builder`` needs the user's files (--manual_dir), as its config declares."""
+    return bool(builder.builder_config.needs_manual_dir)
+
+
+def num_classes(builder: tfds.core.DatasetBuilder) -> int | None:
+    """The dataset's semantic class count (its names table less "unlabeled"), or None when it has none."""
+    try:
+        return len(tfds_nyu.class_names(builder.info)) - 1
+    except ValueError:  # rgbd_folder and h5 datasets name no classes
+        return None
+
+
 def _build_command(builder: tfds.core.DatasetBuilder, data_dir: str | None) -> str:
     where = f" --data_dir={data_dir}" if data_dir else ""
-    config = builder.builder_config.name
-    if builder.name == "rgbd_folder":
-        return f"  rsn-build-dataset --dataset=rgbd_folder/{config}{where} --manual_dir=YOUR_RGBD_FOLDER"
-    manual = ""
-    if config == "h5":
-        manual = " --manual_dir=DIR_WITH_THE_NYU_H5_TREE"
-    elif not config.startswith("synthetic"):
-        manual = " --manual_dir=DIR_WITH_THE_NYU_MAT_FILES"
-    return f"  rsn-build-dataset --dataset=nyu_region_support/{config}{where}{manual}"
+    config = builder.builder_config
+    manual = (
+        f" --manual_dir={_MANUAL_DIR_HINT.get(config.kind, 'DIR_WITH_YOUR_FILES')}" if needs_manual_dir(builder) else ""
+    )
+    return f"  rsn-build-dataset --dataset={builder.name}/{builder.builder_config.name}{where}{manual}"
 
 
 def load_builder(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
     """The prepared builder for ``name`` (e.g. ``nyu_region_support/synthetic``, ``rgbd_folder/slic``)."""
-    import tfds_nyu  # noqa: F401  registers the builders
-
     builder = tfds.builder(name, data_dir=data_dir)
     if not builder.is_prepared():
         raise DatasetNotBuiltError(
@@ -119,8 +126,6 @@ def wait_for_builder(
     dataset that is prepared is complete. A waiting worker says so every 30 s; after
     ``timeout_s`` it stops with what to do (the usual cause: the workers do not share the dir).
     """
-    import tfds_nyu  # noqa: F401  registers the builders
-
     start = time.monotonic()
     last_said = -30.0
     while True:
@@ -130,10 +135,10 @@ def wait_for_builder(
         waited = time.monotonic() - start
         if waited >= timeout_s:
             raise DatasetNotBuiltError(
-                f"{name} did not appear in {builder.data_dir} within {timeout_s:.0f} s (--dataset_wait_timeout) while "
-                f"{builder_worker} was to build it. If the workers do not share that dir (one disk per machine), "
+                f"{name} did not appear in {builder.data_dir} within {timeout_s:.0f} s (--dataset_wait_timeout_s) "
+                f"while {builder_worker} was to build it. If the workers do not share that dir (one disk per machine), "
                 f"build it on every machine first:\n{_build_command(builder, data_dir)}\nor give every worker a "
-                "--data_dir on shared storage; if the build is just slow, raise --dataset_wait_timeout."
+                "--data_dir on shared storage; if the build is just slow, raise --dataset_wait_timeout_s."
             )
         if waited - last_said >= 30.0:
             say(f"Waiting for {builder_worker} to build {name} in {builder.data_dir} ({waited:.0f} s so far) ...")
@@ -164,7 +169,7 @@ def prepare_builder(
         if builder_worker is not None:
             return wait_for_builder(name, data_dir, builder_worker, wait_timeout_s)
         builder = tfds.builder(name, data_dir=data_dir)
-        if not builder.builder_config.name.startswith("synthetic") and not manual_dir:
+        if needs_manual_dir(builder) and not manual_dir:
             raise
     else:
         _check_same_folder(builder, manual_dir)
@@ -173,9 +178,6 @@ def prepare_builder(
     print(f"Building {name} {what} into {builder.data_dir} ...", flush=True)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
     return builder
-
-
-MAX_PLAUSIBLE_DEPTH = 100.0  # metres, as the builders check (tfds_nyu/examples.py)
 
 
 def check_example(example: dict, num_classes: int | None = None) -> dict:
@@ -194,7 +196,11 @@ def check_example(example: dict, num_classes: int | None = None) -> dict:
         checks.append(
             tf.debugging.Assert(
                 ok,
-                ["input pipeline: example", key, f"field {field} holds NaN, infinite, negative or >100 m values"],
+                [
+                    "input pipeline: example",
+                    key,
+                    f"field {field} holds NaN, infinite, negative or >{MAX_PLAUSIBLE_DEPTH:g} m values",
+                ],
             )
         )
     if num_classes is not None:
@@ -226,12 +232,13 @@ def preprocess(example: dict, height: int, width: int) -> dict:
 
 
 def augment(example: dict, config: DataConfig, seed: tf.Tensor) -> dict:
-    """Stage 2: random scale + crop, flip and colour jitter, with one stateless seed per example."""
+    """Stage 2: random scale + crop, flip and colour jitter, with one stateless seed per example.
+    The output keeps the example's (static) size."""
     seeds = tf.random.experimental.stateless_split(seed, 8)
-    h, w = config.height, config.width
+    h, w = example["image"].shape[0], example["image"].shape[1]
     out = dict(example)
-    if config.scale_max > 1.0:
-        s = tf.random.stateless_uniform([], seeds[0], 1.0, config.scale_max)
+    if config.augment_scale > 1.0:
+        s = tf.random.stateless_uniform([], seeds[0], 1.0, config.augment_scale)
         big = (tf.cast(tf.math.ceil(h * s), tf.int32), tf.cast(tf.math.ceil(w * s), tf.int32))
         top = tf.random.stateless_uniform([], seeds[1], 0, big[0] - h + 1, dtype=tf.int32)
         left = tf.random.stateless_uniform([], seeds[2], 0, big[1] - w + 1, dtype=tf.int32)
@@ -244,7 +251,7 @@ def augment(example: dict, config: DataConfig, seed: tf.Tensor) -> dict:
             out[key] = zoom(out[key], "nearest")
         out["depth"] = out["depth"] / s
         out["region_support"] = out["region_support"] / s
-    if config.flip:
+    if config.augment_flip:
         flip = tf.random.stateless_uniform([], seeds[3]) < 0.5
         for key in ("image", *TARGETS):
             out[key] = tf.cond(flip, lambda k=key: out[k][:, ::-1, :], lambda k=key: out[k])
@@ -266,11 +273,14 @@ def make_dataset(
     split: str,
     config: DataConfig,
     training: bool,
+    size: tuple[int, int],
+    seed: int | None = None,
     input_context: tf.distribute.InputContext | None = None,
     repeat: bool | None = None,
     skip_examples: int = 0,
 ) -> tf.data.Dataset:
-    """Batches of ``split``. Training data is shuffled, augmented and repeated; evaluation is not.
+    """Batches of ``split`` at ``size`` (height, width). Training data is shuffled, augmented and
+    repeated; evaluation is not. ``seed`` fixes the order and the augmentation (None: unseeded).
 
     ``skip_examples`` (training): start the stream that many examples in, exactly where an
     uninterrupted run would be. The order (seeded shuffle) and each example's augmentation
@@ -284,13 +294,11 @@ def make_dataset(
         if input_context.num_input_pipelines > 1:
             # Shard by example, not by file: a small split may have fewer files than pipelines.
             split = tfds.even_splits(split, input_context.num_input_pipelines)[input_context.input_pipeline_id]
-    read_config = tfds.ReadConfig(shuffle_seed=config.seed, try_autocache=False)
+    read_config = tfds.ReadConfig(shuffle_seed=seed, try_autocache=False)
     ds = builder.as_dataset(split=split, shuffle_files=training, read_config=read_config)
-    names = (builder.info.metadata or {}).get("class_names")
-    num_classes = len(names) - 1 if names else None  # names[0] is "unlabeled"
-    ds = ds.map(
-        lambda ex: preprocess(check_example(ex, num_classes), config.height, config.width), num_parallel_calls=AUTOTUNE
-    )
+    classes = num_classes(builder)
+    height, width = size
+    ds = ds.map(lambda ex: preprocess(check_example(ex, classes), height, width), num_parallel_calls=AUTOTUNE)
     if config.cache == "memory":
         ds = ds.cache()
     elif config.cache:
@@ -298,16 +306,16 @@ def make_dataset(
     if repeat if repeat is not None else training:
         ds = ds.repeat()
     if training:
-        ds = ds.shuffle(config.shuffle_buffer, seed=config.seed)
+        ds = ds.shuffle(config.shuffle_buffer, seed=seed)
         if skip_examples:
             ds = ds.skip(skip_examples)
-        seed = config.seed if config.seed is not None else 0
+        augment_seed = seed if seed is not None else 0
         counter = tf.data.Dataset.counter(start=skip_examples)
         ds = tf.data.Dataset.zip((ds, counter)).map(
-            lambda ex, i: augment(ex, config, tf.stack([tf.cast(seed, tf.int64), i])),
+            lambda ex, i: augment(ex, config, tf.stack([tf.cast(augment_seed, tf.int64), i])),
             num_parallel_calls=AUTOTUNE,
         )
     ds = ds.batch(batch, drop_remainder=training)
     options = tf.data.Options()
-    options.deterministic = not training or config.seed is not None
+    options.deterministic = not training or seed is not None
     return ds.with_options(options).prefetch(AUTOTUNE)

@@ -71,8 +71,8 @@ LOGS_DIR = "logs"
 IDENTITY_FILE = "run_identity.json"
 WORKERS_DIR = ".workers"
 MODULES = ("generation", "refinement")
-# 2: "complete", "schedule_rank", "figure_column" and "finished_at" in the manifest. Version-1
-# manifests (the stage's switches only) are read by the files present, as they were written.
+# 2: "complete", "schedule_rank", "figure_column" and "finished_at" in the manifest. A version-1
+# manifest (the stage's switches only) never says complete, so its stage is not loaded.
 FORMAT_VERSION = 2
 
 
@@ -152,18 +152,11 @@ class StageDir:
 
     # ---- manifest
     def read_manifest(self) -> dict[str, Any]:
-        """The manifest ({} when there is none: then the dir is no stage); a version-1 manifest
-        (written before "complete" existed) counts as complete when the stage's files are there."""
+        """The manifest ({} when there is none: then the dir is no stage)."""
         if not os.path.exists(self.manifest_path):
             return {}
         with open(self.manifest_path) as fh:
-            manifest = json.load(fh)
-        if manifest.get("format_version", 1) < 2:
-            manifest["complete"] = self._files_present()
-            manifest.setdefault("schedule_rank", 0)
-            manifest.setdefault("figure_column", None)
-            manifest.setdefault("finished_at", os.path.getmtime(self.manifest_path))
-        return manifest
+            return json.load(fh)
 
     def _files_present(self) -> bool:
         return os.path.exists(self.model_config_path) and all(os.path.exists(self.weights_path(m)) for m in MODULES)

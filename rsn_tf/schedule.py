@@ -1,7 +1,7 @@
 """The paper's training schedule (Section 3.3) as data: one ``StageSpec`` per stage.
 
 Each stage says which switches the network needs, which loss it minimises, which
-earlier stages' weights initialise which module, and which Table 3 rows it maps to.
+earlier stages' weights initialise which module. A leaf module: it imports nothing from rsn_tf.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ class StageSpec:
     freeze_refinement: bool = False
     # Module -> earlier stages to take its weights from, most preferred first.
     init: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    table3_rows: tuple[str, ...] = ()
     # How far along the paper's schedule the stage's weights are: 0 a pre-trained generation
     # module ... 4 end to end. The most finished stage of a run is the one with the highest rank.
     schedule_rank: int = 0
@@ -57,7 +56,6 @@ _SCHEDULE = (
         "(linear for the first --linear_epochs epochs, then log)",
         loss="region",
         generation_only=True,
-        table3_rows=("Baseline1: generation for region support",),
         schedule_rank=0,
         figure_column=GENERATION_COLUMN,
     ),
@@ -66,7 +64,6 @@ _SCHEDULE = (
         "pre-train the refinement module with Li on ground-truth region support",
         loss="iterative",
         teacher_forcing=True,
-        table3_rows=("Refinement module with ground truth",),
         schedule_rank=1,
         figure_column=GT_REFINEMENT_COLUMN,
     ),
@@ -76,7 +73,6 @@ _SCHEDULE = (
         loss="iterative",
         freeze_generation=True,
         init=(("generation", ("generation",)), ("refinement", ("refinement",))),
-        table3_rows=("RSN: freeze generation", "Baseline3 (before this stage's training)"),
         schedule_rank=2,
     ),
     StageSpec(
@@ -88,7 +84,6 @@ _SCHEDULE = (
             ("generation", ("refine_frozen_generation", "generation")),
             ("refinement", ("refine_frozen_generation", "refinement")),
         ),
-        table3_rows=("RSN: freeze refinement",),
         schedule_rank=3,
     ),
     StageSpec(
@@ -99,7 +94,6 @@ _SCHEDULE = (
             ("generation", ("generation_frozen_refinement", "refine_frozen_generation", "generation")),
             ("refinement", ("generation_frozen_refinement", "refine_frozen_generation", "refinement")),
         ),
-        table3_rows=("RSN: end-to-end",),
         schedule_rank=4,
         figure_column=RSN_COLUMN,
     ),

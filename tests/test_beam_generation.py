@@ -9,6 +9,7 @@ import tensorflow_datasets as tfds
 
 from tfds_nyu import nyu_h5, rgbd_frames
 from tfds_nyu.generation import beam_requested, split_examples
+from tfds_nyu.nyu_h5_tree import Builder as H5Builder
 from tfds_nyu.nyu_region_support import Builder as NyuBuilder
 from tfds_nyu.rgbd_folder import Builder as FolderBuilder
 
@@ -67,8 +68,8 @@ def test_h5_tree_beam_and_in_process_write_identical_examples(tmp_path):
     for i, rgb, depth in tiny_frames(5, (480, 640)):
         part = "val/official" if i == 0 else f"train/scene_{i % 2}"
         nyu_h5.write_h5_frame(root / part / f"{i + 1:05d}.h5", rgb, depth)
-    local = build(NyuBuilder(config="h5", data_dir=str(tmp_path / "a")), root, direct=False)
-    on_beam = build(NyuBuilder(config="h5", data_dir=str(tmp_path / "b")), root, direct=True)
+    local = build(H5Builder(config="felzenszwalb", data_dir=str(tmp_path / "a")), root, direct=False)
+    on_beam = build(H5Builder(config="felzenszwalb", data_dir=str(tmp_path / "b")), root, direct=True)
     assert {s: len(r) for s, r in local.items()} == {"train": 2, "validation": 2, "test": 1}
     assert local == on_beam
 

@@ -55,3 +55,79 @@ def test_train_py_and_export_py_stay_thin_entry_points_to_the_same_clis():
     for entry, name in (("train.py", "rsn-train"), ("export.py", "rsn-export")):
         result = run(sys.executable, os.path.join(root, entry), "--help")
         assert result.returncode == 0 and result.stdout.startswith(name), result.stderr[-1000:]
+
+
+# Every flag rsn-evaluate had when it defined them by hand, with its default.
+EVALUATE_FLAGS = {
+    "model": None,
+    "stage": None,
+    "name": None,
+    "dataset": "nyu_region_support/synthetic",
+    "data_dir": None,
+    "manual_dir": None,
+    "split": "test",
+    "out": None,
+    "batch_size": 8,
+    "height": None,
+    "width": None,
+    "max_images": None,
+    "crop": "none",
+    "eigen_crop": False,
+    "alignment": "none",
+    "against": None,
+    "min_depth": 1e-3,
+    "max_depth": 10.0,
+    "figures": 0,
+    "figure_width": 224,
+    "compare": [],
+    "no_progress": False,
+}
+
+
+def test_rsn_evaluate_generates_the_flags_it_had_by_hand_with_their_defaults():
+    from rsn_tf.cli import evaluate
+
+    defined = {name: evaluate.FLAGS[name].default for name in evaluate.FLAGS}
+    assert defined == EVALUATE_FLAGS
+    assert sorted(evaluate.FLAGS["crop"].parser.enum_values) == ["eigen", "garg", "none"]
+    assert sorted(evaluate.FLAGS["alignment"].parser.enum_values) == ["least_squares", "median", "none"]
+    # The protocol flags are MetricConfig's fields, the data flags the data config's keys.
+    assert set(evaluate.METRIC_FLAGS) == {"min_depth", "max_depth", "crop", "alignment"}
+    assert set(evaluate.DATA_FLAGS.values()) == {"data.dataset", "data.data_dir", "data.manual_dir", "data.batch_size"}
+
+
+def test_rsn_evaluate_builds_its_protocol_and_data_config_from_the_flags():
+    from rsn_tf.cli import common, evaluate
+    from rsn_tf.config import DataConfig
+    from rsn_tf.metrics import MetricConfig
+
+    seen = {}
+
+    def main(positionals):
+        seen["metric"] = common.dataclass_from_flags(MetricConfig, evaluate.FLAGS, evaluate.METRIC_FLAGS)
+        names = [key.split(".", 1)[1] for key in evaluate.DATA_FLAGS.values()]
+        seen["data"] = common.dataclass_from_flags(DataConfig, evaluate.FLAGS, names, cache="")
+        seen["compare"] = list(evaluate.FLAGS.compare)
+        return 0
+
+    argv = ["--crop=garg", "--alignment=median", "--min_depth=0.5", "--max_depth=8", "--batch_size=3"]
+    argv += ["--dataset=rgbd_folder/slic", "--compare=A=x", "--compare=B=y"]
+    assert common.run(main, evaluate.FLAGS, "doc", argv, program="rsn-evaluate") == 0
+    assert seen["metric"] == MetricConfig(min_depth=0.5, max_depth=8.0, crop="garg", alignment="median")
+    assert (seen["data"].dataset, seen["data"].batch_size, seen["data"].cache) == ("rgbd_folder/slic", 3, "")
+    assert seen["compare"] == ["A=x", "B=y"]
+
+
+def test_rsn_evaluate_refuses_a_crop_it_does_not_know_in_one_line(capsys):
+    from rsn_tf.cli import evaluate
+
+    assert evaluate.main(["--model=x", "--crop=kitti"]) == 2
+    err = capsys.readouterr().err
+    assert "--crop" in err and "kitti" in err and "Traceback" not in err
+
+
+def test_rsn_train_takes_a_deprecated_flag_and_names_the_new_one():
+    result = run(script("rsn-train"), "--collective_timeout=5", "--stage=no_such_stage")
+    assert result.returncode == 2  # the bad stage stops it before TensorFlow starts
+    assert "--collective_timeout is deprecated; use --collective_timeout_s" in result.stderr
+    assert "no_such_stage" in result.stderr

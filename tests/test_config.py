@@ -14,7 +14,9 @@ from rsn_tf.config import ConfigError, ExperimentConfig
 def test_sections_follow_the_model_garden_layout_and_every_field_has_a_flag_and_help():
     assert list(config_lib.SECTIONS) == ["task", "data", "model", "optimizer", "trainer", "runtime"]
     fields = config_lib.config_fields()
-    flag_names = [f.metadata["flag"] for f in fields.values()]
+    flag_names = list(common.define_config_flags(common.new_flag_values()))
+    # Every key's leaf is its flag: "data.batch_size" is --batch_size, and no two keys share one.
+    assert sorted(flag_names) == sorted(key.split(".", 1)[1] for key in fields)
     assert len(flag_names) == len(set(flag_names)), "two config fields share a flag"
     assert all(f.metadata["help"].endswith(".") for f in fields.values())
     # The flags the trainer always had are all there, under the same names.
@@ -50,6 +52,10 @@ def test_sections_follow_the_model_garden_layout_and_every_field_has_a_flag_and_
         "inject_nan_at_step",
         "export",
         "export_base",
+        "dataset_wait_timeout_s",
+        "worker_heartbeat_timeout_s",
+        "collective_timeout_s",
+        "lr_step_every_epochs",
     ):
         assert flag in flag_names, flag
 
@@ -62,7 +68,10 @@ def test_sections_follow_the_model_garden_layout_and_every_field_has_a_flag_and_
         ({"data": {"batch_size": "8"}}, "config key 'data.batch_size': expected int, got str '8'"),
         ({"data": {"batch_size": 8.5}}, "config key 'data.batch_size': expected int, got float 8.5"),
         ({"runtime": {"jit_compile": 1}}, "config key 'runtime.jit_compile': expected bool, got int 1"),
-        ({"optimizer": {"name": "rmsprop"}}, "config key 'optimizer.name': expected one of 'sgd', 'momentum', 'adam'"),
+        (
+            {"optimizer": {"optimizer": "rmsprop"}},
+            "config key 'optimizer.optimizer': expected one of 'sgd', 'momentum', 'adam'",
+        ),
         ({"trainer": 5}, "config key 'trainer' is a section: expected a mapping"),
     ],
 )
@@ -81,7 +90,7 @@ def test_values_convert_only_where_nothing_is_lost():
 def test_precedence_defaults_preset_file_flags():
     # No file, no flags: the tiny preset's own optimizer and epochs (the one per-preset table).
     tiny = config_lib.resolve()
-    assert (tiny.model.preset, tiny.optimizer.name, tiny.optimizer.learning_rate, tiny.trainer.epochs) == (
+    assert (tiny.model.preset, tiny.optimizer.optimizer, tiny.optimizer.learning_rate, tiny.trainer.epochs) == (
         "tiny",
         "adam",
         3e-3,
@@ -89,12 +98,12 @@ def test_precedence_defaults_preset_file_flags():
     )
     # A file picks the paper preset: its defaults apply where the file is silent.
     paper = config_lib.resolve({"model": {"preset": "paper"}, "trainer": {"epochs": 5}})
-    assert (paper.optimizer.name, paper.optimizer.schedule, paper.trainer.epochs) == ("sgd", "constant", 5)
+    assert (paper.optimizer.optimizer, paper.optimizer.lr_schedule, paper.trainer.epochs) == ("sgd", "constant", 5)
     # Flags beat the file, and a preset given as a flag beats the file's.
     flagged = config_lib.resolve(
         {"model": {"preset": "paper"}, "trainer": {"epochs": 5}}, {"trainer.epochs": 7, "model.preset": "tiny"}
     )
-    assert (flagged.model.preset, flagged.optimizer.name, flagged.trainer.epochs) == ("tiny", "adam", 7)
+    assert (flagged.model.preset, flagged.optimizer.optimizer, flagged.trainer.epochs) == ("tiny", "adam", 7)
     # The ablation's budget is its own column of the same table.
     assert config_lib.resolve(purpose="ablation").trainer.epochs == 8
     with pytest.raises(ConfigError, match="'model.preset': unknown preset 'huge'"):
@@ -143,3 +152,98 @@ def test_the_trainer_cli_names_a_bad_key_in_a_config_file_and_exits_2(tmp_path, 
     assert "unknown config key 'trainer.epochz' (did you mean 'trainer.epochs'?)" in capsys.readouterr().err
     assert main(["--epochs=three"]) == 2
     assert "--epochs" in capsys.readouterr().err
+
+
+# What an earlier RSN-TF wrote (the key names of docs/ablation/*/config.yaml), and what each is now.
+OLD_CONFIG = """\
+data:
+  dataset: nyu_region_support/synthetic_hard
+  build_wait_s: 120.0
+optimizer:
+  name: momentum
+  learning_rate: 0.003
+  schedule: step
+  step_every_epochs: 4
+trainer:
+  seed: 2
+"""
+
+
+def test_an_earlier_runs_config_file_loads_under_the_new_keys_with_a_note(tmp_path, capsys):
+    path = tmp_path / "config.yaml"
+    path.write_text(OLD_CONFIG)
+    config = config_lib.from_dict(config_lib.load_file(str(path)))
+    assert config.data.dataset_wait_timeout_s == 120.0
+    assert (config.optimizer.optimizer, config.optimizer.lr_schedule, config.optimizer.lr_step_every_epochs) == (
+        "momentum",
+        "step",
+        4,
+    )
+    assert (config.optimizer.learning_rate, config.trainer.seed) == (0.003, 2)  # unrenamed keys as they were
+    err = capsys.readouterr().err
+    for old, new in (
+        ("data.build_wait_s", "data.dataset_wait_timeout_s"),
+        ("optimizer.name", "optimizer.optimizer"),
+        ("optimizer.schedule", "optimizer.lr_schedule"),
+        ("optimizer.step_every_epochs", "optimizer.lr_step_every_epochs"),
+    ):
+        assert f"'{old}' as '{new}'" in err, err
+    assert str(path) in err and "deprecated" in err
+    # A file that gives a key under both names is refused: which one to use is not ours to guess.
+    both = tmp_path / "both.yaml"
+    both.write_text("optimizer:\n  name: sgd\n  optimizer: adam\n")
+    with pytest.raises(ConfigError, match="'optimizer.name' \\(deprecated\\) and 'optimizer.optimizer' both"):
+        config_lib.load_file(str(both))
+
+
+def test_the_committed_ablation_configs_still_load(capsys):
+    import glob
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = sorted(glob.glob(os.path.join(root, "docs", "ablation", "*", "config.yaml")))
+    if not paths:
+        pytest.skip("no docs/ablation/*/config.yaml in this checkout")
+    for path in paths:
+        config = config_lib.from_dict(config_lib.load_file(path))
+        # Their optimizer is the tiny preset's ablation optimizer, written under the old key names.
+        assert (config.optimizer.optimizer, config.optimizer.lr_schedule) == ("adam", "cosine"), path
+
+
+@pytest.mark.parametrize(
+    "old, new, key, value",
+    [
+        ("dataset_wait_timeout", "dataset_wait_timeout_s", "data.dataset_wait_timeout_s", 90.0),
+        ("worker_heartbeat_timeout", "worker_heartbeat_timeout_s", "runtime.worker_heartbeat_timeout_s", 15.0),
+        ("collective_timeout", "collective_timeout_s", "runtime.collective_timeout_s", 300.0),
+    ],
+)
+def test_a_deprecated_flag_still_works_and_names_the_new_one(old, new, key, value, capsys):
+    flag_values = common.new_flag_values()
+    mapping = common.define_config_flags(flag_values)
+    seen = {}
+
+    def main(positionals):
+        seen["config"] = common.config_from_flags(flag_values, mapping)
+        return 0
+
+    for argv in ([f"--{old}={value}"], [f"--{old}", str(value)]):  # both absl spellings
+        assert common.run(main, flag_values, "prog", argv, program="rsn-x") == 0
+        section, name = key.split(".")
+        assert getattr(getattr(seen["config"], section), name) == value
+        assert f"rsn-x: --{old} is deprecated; use --{new}" in capsys.readouterr().err
+    # The new name says nothing; --help lists the old one beside it.
+    assert common.run(main, flag_values, "prog", [f"--{new}={value}"], program="rsn-x") == 0
+    assert capsys.readouterr().err == ""
+    assert f"(Deprecated name: --{old}.)" in flag_values[new].help
+
+
+def test_flags_renamed_with_their_keys_keep_the_readable_name():
+    flag_values = common.new_flag_values()
+    mapping = common.define_config_flags(flag_values)
+    assert mapping["optimizer"] == "optimizer.optimizer"
+    assert mapping["lr_schedule"] == "optimizer.lr_schedule"
+    assert mapping["lr_step_every_epochs"] == "optimizer.lr_step_every_epochs"
+    flag_values(["prog", "--optimizer=momentum", "--lr_schedule=step", "--lr_step_every_epochs=3"])
+    optimizer = common.config_from_flags(flag_values, mapping).optimizer
+    assert (optimizer.optimizer, optimizer.lr_schedule, optimizer.lr_step_every_epochs) == ("momentum", "step", 3)

@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 from helpers import build_small_merged
 
-from rsn_tf.data import DataConfig, DatasetNotBuiltError, augment, load_builder, make_dataset, preprocess
+from rsn_tf.config import DataConfig
+from rsn_tf.data import DatasetNotBuiltError, augment, load_builder, make_dataset, preprocess
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_preprocess_resizes_targets_with_nearest_neighbour(built):
 
 def test_flip_is_applied_to_the_image_and_every_target():
     x = example()
-    config = DataConfig(height=12, width=16, scale_max=1.0, color_jitter=0.0, flip=True)
+    config = DataConfig(augment_scale=1.0, color_jitter=0.0, augment_flip=True)
     flipped_any = kept_any = False
     for i in range(8):
         out = augment(x, config, tf.constant([1, i], tf.int64))
@@ -58,7 +59,7 @@ def test_flip_is_applied_to_the_image_and_every_target():
 
 def test_scale_divides_depth_and_region_support_by_the_zoom():
     x = example()
-    config = DataConfig(height=12, width=16, scale_max=1.5, color_jitter=0.0, flip=False)
+    config = DataConfig(augment_scale=1.5, color_jitter=0.0, augment_flip=False)
     zooms = set()
     for i in range(6):
         out = augment(x, config, tf.constant([2, i], tf.int64))
@@ -73,7 +74,7 @@ def test_scale_divides_depth_and_region_support_by_the_zoom():
 
 def test_color_jitter_changes_only_the_image():
     x = example()
-    config = DataConfig(height=12, width=16, scale_max=1.0, flip=False, color_jitter=0.3)
+    config = DataConfig(augment_scale=1.0, augment_flip=False, color_jitter=0.3)
     out = augment(x, config, tf.constant([3, 0], tf.int64))
     assert not np.allclose(out["image"], x["image"])
     assert 0.0 <= float(tf.reduce_min(out["image"])) and float(tf.reduce_max(out["image"])) <= 255.0
@@ -82,16 +83,16 @@ def test_color_jitter_changes_only_the_image():
 
 
 def test_evaluation_is_deterministic_and_complete(built):
-    config = DataConfig(height=24, width=32, batch_size=4)
-    first = [b["key"].numpy().tolist() for b in make_dataset(built, "test", config, training=False)]
-    second = [b["key"].numpy().tolist() for b in make_dataset(built, "test", config, training=False)]
+    config = DataConfig(batch_size=4)
+    first = [b["key"].numpy().tolist() for b in make_dataset(built, "test", config, training=False, size=(24, 32))]
+    second = [b["key"].numpy().tolist() for b in make_dataset(built, "test", config, training=False, size=(24, 32))]
     assert first == second
     assert sum(len(b) for b in first) == built.info.splits["test"].num_examples
 
 
 def test_training_batches_have_the_documented_shapes(built):
-    config = DataConfig(height=24, width=32, batch_size=4, seed=1)
-    batch = next(iter(make_dataset(built, "train", config, training=True)))
+    config = DataConfig(batch_size=4)
+    batch = next(iter(make_dataset(built, "train", config, training=True, size=(24, 32), seed=1)))
     assert batch["image"].shape == (4, 24, 32, 3) and batch["image"].dtype == tf.float32
     for k in ("depth", "region_support"):
         assert batch[k].shape == (4, 24, 32, 1) and batch[k].dtype == tf.float32
@@ -100,11 +101,11 @@ def test_training_batches_have_the_documented_shapes(built):
 
 
 def test_input_pipelines_read_disjoint_shards(built):
-    config = DataConfig(height=24, width=32, batch_size=4, cache="")
+    config = DataConfig(batch_size=4, cache="")
     keys = []
     for pipeline in range(2):
         context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline, num_replicas_in_sync=2)
-        ds = make_dataset(built, "train", config, training=False, input_context=context)
+        ds = make_dataset(built, "train", config, training=False, size=(24, 32), input_context=context)
         batches = list(ds)
         assert max(len(b["key"]) for b in batches) == 2  # per-replica batch = 4 / 2
         keys.append({k for b in batches for k in b["key"].numpy().tolist()})
@@ -148,3 +149,31 @@ def test_the_input_pipeline_names_a_corrupt_example_and_the_trainer_says_what_to
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"v2_00007.*class id beyond the 5 names"):
         run(example(label=6))
     assert int(run(example(label=5))["label"].numpy().max()) == 5
+
+
+@pytest.mark.parametrize(
+    "name, manual",
+    [
+        ("nyu_region_support/synthetic_mini", None),  # rendered here: nothing to give
+        ("nyu_region_support/v2", "--manual_dir=DIR_WITH_THE_NYU_MAT_FILES"),
+        ("nyu_h5_tree/slic", "--manual_dir=DIR_WITH_THE_NYU_H5_TREE"),
+        ("rgbd_folder/slic", "--manual_dir=YOUR_RGBD_FOLDER"),
+    ],
+)
+def test_the_build_command_asks_for_a_manual_dir_as_the_builder_config_declares(tmp_path, name, manual):
+    from rsn_tf.data import needs_manual_dir, prepare_builder
+
+    with pytest.raises(DatasetNotBuiltError) as error:
+        load_builder(name, data_dir=str(tmp_path))
+    command = next(line for line in str(error.value).splitlines() if "rsn-build-dataset" in line)
+    assert command.split()[:2] == ["rsn-build-dataset", f"--dataset={name}"]
+    if manual is None:
+        assert "--manual_dir" not in command
+    else:
+        assert command.endswith(manual)
+        # Without the files, prepare_builder refuses (and builds nothing) rather than trying.
+        with pytest.raises(DatasetNotBuiltError):
+            prepare_builder(name, data_dir=str(tmp_path))
+    import tensorflow_datasets as tfds
+
+    assert needs_manual_dir(tfds.builder(name, data_dir=str(tmp_path))) is (manual is not None)

@@ -465,3 +465,77 @@ def test_nothing_patches_private_tfds_attributes():
                         if needle in code:
                             offenders.append(f"{name}:{number}: {needle}")
     assert offenders == []
+
+
+# ------------------------------------------------------------------ declared kinds, sizes, class names
+
+
+def test_every_config_of_every_builder_declares_its_kind_and_whether_it_needs_a_manual_dir():
+    import tfds_nyu
+
+    expected = {  # written out by hand: what each config reads
+        "nyu_region_support/v2": ("nyu_mat", True),
+        "nyu_region_support/v1": ("nyu_mat", True),
+        "nyu_region_support/merged": ("nyu_mat", True),
+        "nyu_region_support/h5": ("nyu_h5", True),
+        "nyu_region_support/synthetic": ("synthetic", False),
+        "nyu_region_support/synthetic_hard": ("synthetic", False),
+        "nyu_region_support/synthetic_hard_mini": ("synthetic", False),
+        "nyu_region_support/synthetic_mini": ("synthetic", False),
+        "nyu_h5_tree/felzenszwalb": ("nyu_h5", True),
+        "nyu_h5_tree/slic": ("nyu_h5", True),
+        "nyu_h5_tree/depth_only": ("nyu_h5", True),
+        "rgbd_folder/felzenszwalb": ("rgbd_folder", True),
+        "rgbd_folder/slic": ("rgbd_folder", True),
+        "rgbd_folder/depth_only": ("rgbd_folder", True),
+        "rgbd_folder/labels": ("rgbd_folder", True),
+    }
+    found = {}
+    for name, cls in (
+        ("nyu_region_support", tfds_nyu.Builder),
+        ("nyu_h5_tree", tfds_nyu.NyuH5TreeBuilder),
+        ("rgbd_folder", tfds_nyu.RgbdFolderBuilder),
+    ):
+        for config in cls.BUILDER_CONFIGS:
+            found[f"{name}/{config.name}"] = (config.kind, config.needs_manual_dir)
+    assert found == expected
+    sizes = {c.name: (c.height, c.width) for c in Builder.BUILDER_CONFIGS}
+    assert sizes.pop("synthetic_mini") == (96, 128) and set(sizes.values()) == {(480, 640)}
+
+
+def test_a_config_kind_must_match_what_it_reads_and_nyu_files_keep_their_size():
+    with pytest.raises(ValueError, match="does not match what it reads"):
+        NyuRegionSupportConfig(name="x", kind="synthetic", sources=("v2",))
+    with pytest.raises(ValueError, match="480x640"):
+        NyuRegionSupportConfig(name="x", sources=("v2",), height=96, width=128)
+    with pytest.raises(ValueError, match="kind"):
+        NyuRegionSupportConfig(name="x", kind="nyu_mp4")
+    made = NyuRegionSupportConfig(name="x", synthetic_frames=(2, 0), height=24, width=32)
+    assert made.kind == "synthetic" and not made.needs_manual_dir
+
+
+def test_builders_keep_their_build_state_per_instance(tmp_path):
+    a = Builder(config="synthetic_mini", data_dir=str(tmp_path))
+    b = Builder(config="synthetic_mini", data_dir=str(tmp_path))
+    a._use_beam, a._requested_manual_dir = True, "/somewhere"
+    assert b._use_beam is False and b._requested_manual_dir is None
+    assert "_use_beam" not in vars(Builder) and "_OPEN_MATS" not in vars(sys.modules[Builder.__module__])
+
+
+@pytest.mark.slow
+def test_synthetic_mini_builds_at_96x128_and_names_its_classes_on_the_label_feature(tmp_path):
+    import tfds_nyu
+
+    data_dir = str(tmp_path / "data")
+    Builder(config="synthetic_mini", data_dir=data_dir).download_and_prepare()
+    builder = tfds.builder("nyu_region_support/synthetic_mini", data_dir=data_dir)  # as a plain-tfds user
+    names = builder.info.features["label"].names
+    # v2's simple-world table first (its official ids), then v1's only extra class, 'blinds'.
+    assert names == ["unlabeled", *synthetic.V2_NAMES, "blinds"]
+    assert builder.info.metadata["class_names"] == names and tfds_nyu.class_names(builder.info) == names
+    counts = {s: builder.info.splits[s].num_examples for s in builder.info.splits}
+    assert sum(counts.values()) == 32 and counts["test"] > 0
+    example = next(iter(tfds.as_numpy(builder.as_dataset(split="train"))))
+    assert example["image"].shape == (96, 128, 3) and example["label"].shape == (96, 128, 1)
+    assert example["depth"].shape == example["regions"].shape == example["region_support"].shape == (96, 128)
+    assert 0 < example["label"].max() < len(names)

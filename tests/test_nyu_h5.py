@@ -1,4 +1,4 @@
-"""The NYU h5 tree (sparse-to-dense / FastDepth layout): reader errors and the nyu_region_support/h5 config."""
+"""The NYU h5 tree (sparse-to-dense / FastDepth layout): reader errors, the nyu_h5_tree builder, the old name."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tfds_nyu import nyu_h5, synthetic
-from tfds_nyu.nyu_region_support import Builder
+from tfds_nyu.nyu_h5_tree import Builder
+from tfds_nyu.nyu_region_support import Builder as NyuBuilder
 
 
 def write_tree(root, scenes: dict[str, int], val: int, seed: int = 0, size=(480, 640)):
@@ -71,10 +72,11 @@ def test_tree_scan_and_root_discovery(tmp_path):
 
 
 @pytest.mark.slow
-def test_h5_config_builds_a_scene_aware_split_with_label_free_targets(tmp_path):
+def test_h5_builder_builds_a_scene_aware_split_with_label_free_targets(tmp_path):
     scenes = {"bedroom_0001": 2, "kitchen_0002": 2, "office_0003": 1, "study_0004": 2}
     write_tree(tmp_path / "manual" / "nyudepthv2", scenes, val=2)
-    builder = Builder(config="h5", data_dir=str(tmp_path / "data"))
+    builder = Builder(data_dir=str(tmp_path / "data"))  # the default config: felzenszwalb
+    assert builder.builder_config.name == "felzenszwalb"
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(tmp_path / "manual")))
     counts = {s: builder.info.splits[s].num_examples for s in builder.info.splits}
     assert counts["test"] == 2 and sum(counts.values()) == 9
@@ -93,15 +95,45 @@ def test_h5_config_builds_a_scene_aware_split_with_label_free_targets(tmp_path):
     assert builder.info.metadata["region_mode"] == "felzenszwalb"
 
 
-def test_h5_config_without_the_tree_says_what_to_unpack_where(tmp_path):
+def test_h5_builder_without_the_tree_says_what_to_unpack_where(tmp_path):
     (tmp_path / "manual").mkdir()
     (tmp_path / "manual" / "nyudepthv2.tar.gz").write_bytes(b"x")
-    builder = Builder(config="h5", data_dir=str(tmp_path / "data"))
-    expected = r"(?s)train/<scene>/<n>\.h5.*nyudepthv2\.tar\.gz.*--dataset=nyu_region_support/h5"
+    builder = Builder(config="slic", data_dir=str(tmp_path / "data"))
+    expected = r"(?s)train/<scene>/<n>\.h5.*nyudepthv2\.tar\.gz.*--dataset=nyu_h5_tree/slic"
     with pytest.raises(FileNotFoundError, match=expected):
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(tmp_path / "manual")))
 
 
-def test_h5_config_refuses_the_labels_mode():
+def test_h5_configs_refuse_the_labels_mode_and_a_size_other_than_the_trees():
     with pytest.raises(ValueError, match="the h5 tree has no labels"):
-        Builder.builder_config_cls(name="x", sources=("h5",), split_rule="h5_tree", region_mode="labels")
+        Builder.builder_config_cls(name="x", region_mode="labels")
+    with pytest.raises(ValueError, match="the h5 tree has no labels"):
+        NyuBuilder.builder_config_cls(name="x", sources=("h5",), split_rule="h5_tree", region_mode="labels")
+    with pytest.raises(ValueError, match="480x640"):
+        Builder.builder_config_cls(name="x", height=96, width=128)
+
+
+def _records(builder, manual) -> dict[str, dict[str, bytes]]:
+    """split -> example key -> the serialized record, read back from the shard files."""
+    import tensorflow as tf
+
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
+    out = {}
+    for split, info in builder.info.splits.items():
+        for raw in tf.data.TFRecordDataset([str(f) for f in info.filepaths]).as_numpy_iterator():
+            key = tf.train.Example.FromString(raw).features.feature["key"].bytes_list.value[0].decode()
+            out.setdefault(split, {})[key] = raw
+    return out
+
+
+def test_the_old_name_still_builds_the_same_examples_and_says_the_new_one(tmp_path, caplog):
+    root = tmp_path / "tree"
+    rng = np.random.default_rng(1)
+    for part in ("val/official", "train/a_0001", "train/b_0002"):
+        depth = rng.uniform(0.5, 5.0, (480, 640)).astype(np.float32)
+        nyu_h5.write_h5_frame(root / part / "00001.h5", rng.integers(0, 255, (480, 640, 3), np.uint8), depth)
+    new = _records(Builder(config="felzenszwalb", data_dir=str(tmp_path / "new")), root)
+    with caplog.at_level("WARNING"):
+        old = _records(NyuBuilder(config="h5", data_dir=str(tmp_path / "old")), root)
+    assert "nyu_region_support/h5 is deprecated" in caplog.text and "nyu_h5_tree" in caplog.text
+    assert sum(len(r) for r in new.values()) == 3 and old == new

@@ -8,9 +8,10 @@ import os
 import cv2
 import numpy as np
 import pytest
+from algorithm1_reference import paper_reference
 from scipy import ndimage
 
-from tfds_nyu.region_support import DEVIATIONS, paper_reference, region_support
+from tfds_nyu.region_support import DEVIATIONS, region_support
 
 LABEL_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "nyu_v2_test_labels13")
 

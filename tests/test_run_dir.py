@@ -74,7 +74,7 @@ def test_figure_columns_come_from_the_manifests(tmp_path, tiny_model):
     }
 
 
-def test_a_stage_dir_written_before_manifests_had_a_version_still_loads(tmp_path, tiny_model):
+def test_a_stage_dir_written_before_manifests_had_a_version_is_not_loaded(tmp_path, tiny_model):
     legacy = StageDir(str(tmp_path / "refinement"))
     os.makedirs(legacy.path)
     for module in ("generation", "refinement"):
@@ -91,8 +91,9 @@ def test_a_stage_dir_written_before_manifests_had_a_version_still_loads(tmp_path
     }
     with open(legacy.manifest_path, "w") as fh:
         json.dump(version_1, fh)
-    assert legacy.complete  # complete by its files, as version-1 readers decided
-    assert not legacy.serves_images and legacy.load_model()[0].teacher_forcing
+    assert not legacy.complete  # a version-1 manifest never says complete: such stages are no longer read
+    with pytest.raises(RunDirError, match="has not finished"):
+        legacy.load_model()
 
 
 def test_stage_dir_file_names_and_the_stage_list_are_defined_in_one_module_each():

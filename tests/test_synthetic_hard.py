@@ -1,4 +1,4 @@
-"""The hard synthetic world: its geometry, its Kinect-like depth, its statistics and its builder config."""
+"""The synthetic worlds: the hard world's geometry, the shared Kinect model, statistics, the package's layout."""
 
 from __future__ import annotations
 
@@ -18,8 +18,13 @@ from rsn_tf.evaluation.world_statistics import (
     luminance_depth_correlation,
     to_nyu13,
 )
-from tfds_nyu import synthetic, synthetic_hard
-from tfds_nyu.synthetic_hard import Solid, _hit_box, _hit_cylinder, _hit_sphere, inpaint_depth, kinect_raw_depth
+from tfds_nyu import synthetic
+from tfds_nyu.synthetic import kinect
+from tfds_nyu.synthetic.hard_scene import Solid
+from tfds_nyu.synthetic.inpaint import inpaint_depth
+from tfds_nyu.synthetic.raycast import hit_box as _hit_box
+from tfds_nyu.synthetic.raycast import hit_cylinder as _hit_cylinder
+from tfds_nyu.synthetic.raycast import hit_sphere as _hit_sphere
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -80,7 +85,9 @@ def _raw(depth, **kw):
         fx=582.6,
     )
     args.update(kw)
-    return kinect_raw_depth(depth.astype(np.float32), **args)
+    model = args.pop("model", kinect.HARD)
+    rng = args.pop("rng")
+    return kinect.raw_depth(depth.astype(np.float32), rng, model, **args)
 
 
 def test_raw_depth_is_quantised_in_disparity_and_holed_in_the_projectors_shadow():
@@ -88,10 +95,10 @@ def test_raw_depth_is_quantised_in_disparity_and_holed_in_the_projectors_shadow(
     depth = np.full((h, w), 4.0, np.float32)
     depth[:, 300:400] = 1.0  # a near post in front of a wall 4 m away
     raw = _raw(depth)
-    fb = 582.6 * synthetic_hard.KINECT_BASELINE
+    fb = 582.6 * kinect.KINECT_BASELINE
     valid = raw > 0
     # Every reading is fx * b / (k / 8) for an integer k: the disparity grid.
-    steps = fb / raw[valid] / synthetic_hard.DISPARITY_STEP
+    steps = fb / raw[valid] / kinect.DISPARITY_STEP
     assert np.allclose(steps, np.round(steps), atol=1e-3)
     # At 4 m the step is about z^2 / (fx b) / 8 = 4.6 cm; every reading is within two steps.
     assert np.abs(raw[valid & (depth == 4.0)] - 4.0).max() < 0.1
@@ -102,7 +109,7 @@ def test_raw_depth_is_quantised_in_disparity_and_holed_in_the_projectors_shadow(
     assert (raw[row, 300 - int(width) - 3 : 300 - int(width) - 1] > 0).any()
     assert (raw[row, 401:420] > 0).all()  # no shadow on the right side
     # NYU's registration border has no reading.
-    top, bottom, left, right = synthetic_hard.REGISTRATION_BORDER
+    top, bottom, left, right = kinect.REGISTRATION_BORDER
     assert (raw[:top] == 0).all() and (raw[:, :left] == 0).all() and (raw[:, w - right :] == 0).all()
     assert (raw[h - bottom :] == 0).all() and raw[top : h - bottom, left : w - right].mean() > 0
 
@@ -134,10 +141,10 @@ def test_inpainting_fills_holes_from_their_surroundings_and_keeps_readings():
 
 
 def test_frames_are_deterministic_and_consistent():
-    scene = synthetic_hard.make_hard_scene(3, seed=5)
-    a, b = synthetic_hard.render_hard(scene, 1, 120, 160), synthetic_hard.render_hard(scene, 1, 120, 160)
+    scene = synthetic.make_hard_scene(3, seed=5)
+    a, b = synthetic.render_hard(scene, 1, 120, 160), synthetic.render_hard(scene, 1, 120, 160)
     assert np.array_equal(a.image, b.image) and np.array_equal(a.raw_depth, b.raw_depth)
-    other = synthetic_hard.render_hard(scene, 2, 120, 160)
+    other = synthetic.render_hard(scene, 2, 120, 160)
     assert not np.array_equal(a.image, other.image)
     assert a.image.shape == (120, 160, 3) and a.image.dtype == np.uint8
     assert (a.depth > 0).all() and a.depth.max() <= synthetic.MAX_DEPTH  # in-painted: no holes
@@ -151,7 +158,7 @@ def test_appearance_carries_less_class_than_in_the_simple_world():
     """The design goal of the hard world, measured with the same statistic on both worlds."""
 
     def accuracy(world):
-        make, render, names, _ = synthetic._world(world)
+        make, render, names, _ = synthetic.world(world)
         values = []
         for i in range(6):
             f = render(make(i, 11), 0, 240, 320)
@@ -211,12 +218,86 @@ def test_rsn_synthesize_writes_the_hard_world_in_nyus_layout(tmp_path, capsys):
 
     assert synthesize.main([str(tmp_path), "--v2_frames=2", "--v1_frames=1", "--size=120x160", "--world=hard"]) == 0
     with NyuLabeledMat(tmp_path / "nyu_depth_v2_labeled.mat", "v2", expected_size=(120, 160)) as mat:
-        assert mat.names == list(synthetic_hard.HARD_V2_NAMES) and len(mat) == 2
+        assert mat.names == list(synthetic.HARD_V2_NAMES) and len(mat) == 2
         frame = mat.frame(0)
         assert (frame.depth > 0).all()  # `depths`: in-painted
     with h5py.File(tmp_path / "nyu_depth_v2_labeled.mat") as f:
         raw = f["rawDepths"][0]
         assert raw.shape == (160, 120) and (raw == 0).any() and (raw > 0).any()  # MATLAB's transposed layout
     with NyuLabeledMat(tmp_path / "nyu_depth_data_labeled.mat", "v1", expected_size=(120, 160)) as mat:
-        assert mat.names == list(synthetic_hard.HARD_V1_NAMES)
+        assert mat.names == list(synthetic.HARD_V1_NAMES)
     assert synthesize.main([str(tmp_path / "x"), "--world=bogus"]) == 2
+
+
+# ------------------------------------------------------------------ the shared Kinect model, simple preset
+
+
+def test_the_simple_preset_holes_depth_edges_far_readings_and_one_pixel_in_a_hundred():
+    h, w = 200, 300
+    depth = np.full((h, w), 2.0, np.float32)
+    depth[:, 150:] = 4.0  # a 2 m step: np.gradient is 1.0 m/px on both columns beside it
+    depth[:20, :] = 9.75  # beyond the preset's 9.5 m
+    raw = kinect.raw_depth(depth, np.random.default_rng(7), kinect.SIMPLE)
+    assert (raw[:, 149:151] == 0).all()  # the edge
+    assert (raw[:20] == 0).all()  # out of range
+    read = raw > 0
+    assert np.array_equal(raw[read], depth[read])  # no quantisation: a reading is the depth
+    # Away from the edge and the far band only the 1 % dropouts remain.
+    inner = raw[25:, np.r_[0:148, 152:300]]
+    assert 0.005 < (inner == 0).mean() < 0.015
+    assert raw.dtype == np.float32
+
+
+def test_a_kinect_model_that_works_in_disparity_needs_the_focal_length():
+    with pytest.raises(ValueError, match="fx"):
+        kinect.raw_depth(np.ones((32, 32), np.float32), np.random.default_rng(0), kinect.HARD)
+    with pytest.raises(ValueError, match="edges"):
+        kinect.KinectModel(edges="blur", max_range=9.0, dropout=0.0)
+
+
+# ------------------------------------------------------------------ the package's layout
+
+
+def _intra_package_imports(package: pathlib.Path, dotted: str) -> dict[str, set[str]]:
+    """module -> the modules of the same package it imports (``__init__`` for the package itself)."""
+    import ast
+
+    modules = {p.stem for p in package.glob("*.py")}
+    graph = {}
+    for path in package.glob("*.py"):
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(dotted):
+                rest = node.module[len(dotted) :].lstrip(".")
+                if rest:
+                    edges.add(rest.split(".")[0])
+                else:  # from tfds_nyu.synthetic import X: a submodule, or a name of __init__
+                    edges |= {a.name if a.name in modules else "__init__" for a in node.names}
+        graph[path.stem] = edges - {path.stem}
+    return graph
+
+
+def test_the_synthetic_package_has_no_import_cycles_and_no_module_imports_rsn_tf():
+    import ast
+
+    graph = _intra_package_imports(ROOT / "tfds_nyu" / "synthetic", "tfds_nyu.synthetic")
+    assert graph["__init__"] and all("__init__" not in e for m, e in graph.items() if m != "__init__")
+    done, active = set(), []
+
+    def visit(module):  # depth-first search: a module met again while active closes a cycle
+        assert module not in active, f"import cycle: {' -> '.join([*active, module])}"
+        if module in done:
+            return
+        active.append(module)
+        for other in graph.get(module, ()):
+            visit(other)
+        active.pop()
+        done.add(module)
+
+    for module in graph:
+        visit(module)
+    for path in (ROOT / "tfds_nyu").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n.split(".")[0] == "rsn_tf" for n in names), f"{path} imports rsn_tf"

@@ -74,7 +74,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     from rsn_tf.training.task import RSNTask
 
     config = config_lib.override(config_lib.ExperimentConfig(), {  # the paper's optimizer and lr
-        "data.batch_size": 4, "model.preset": "tiny", "optimizer.name": "sgd", "optimizer.learning_rate": 1e-3})
+        "data.batch_size": 4, "model.preset": "tiny", "optimizer.optimizer": "sgd", "optimizer.learning_rate": 1e-3})
     task = RSNTask(config, get_stage("joint"))
     rng = np.random.default_rng(0)
     batches = []
@@ -170,7 +170,7 @@ def test_two_workers_build_once_ride_out_a_stall_survive_sigterm_and_a_dead_peer
     data_dir = tmp_path / "tfds"
     cmd = train_cmd(str(data_dir), tmp_path / "model", "--epochs=1", f"--steps_per_epoch={total}", "--stage=joint")
     cmd = [c.replace("nyu_region_support/merged", "nyu_region_support/synthetic_hard_mini") for c in cmd]
-    cmd += ["--checkpoint_every_steps=2", f"--worker_heartbeat_timeout={heartbeat}"]
+    cmd += ["--checkpoint_every_steps=2", f"--worker_heartbeat_timeout_s={heartbeat}"]
     chief_dir = tmp_path / "model" / "joint"
     started: list[subprocess.Popen] = []
 
@@ -348,7 +348,7 @@ def test_a_worker_waiting_for_a_build_that_never_comes_stops_with_what_to_do(tmp
         )
     assert time.monotonic() - start < 5
     message = str(error.value)
-    assert "--dataset_wait_timeout" in message and "the chief (worker 0)" in message
+    assert "--dataset_wait_timeout_s" in message and "the chief (worker 0)" in message
     assert f"rsn-build-dataset --dataset=nyu_region_support/synthetic_hard_mini --data_dir={tmp_path}" in message
     assert said and said[0].startswith("Waiting for the chief (worker 0) to build")
 
@@ -577,12 +577,12 @@ def test_bad_input_gets_one_paragraph_without_a_traceback(data_dir, tmp_path, ex
     assert "Traceback" not in result.stderr
 
 
-def test_the_checkpoint_holds_every_model_variable_and_reads_the_earlier_layout(tmp_path):
+def test_the_checkpoint_holds_every_model_variable_and_refuses_the_earlier_layout(tmp_path):
     import keras
     import tensorflow as tf
 
     from rsn_tf.models import RegionSupportNetwork, get_preset
-    from rsn_tf.training.trainer import restore_training_checkpoint, training_checkpoint
+    from rsn_tf.training.trainer import TrainingError, restore_training_checkpoint, training_checkpoint
 
     model = RegionSupportNetwork(get_preset("tiny", height=32, width=48))
     model.build()
@@ -596,22 +596,58 @@ def test_the_checkpoint_holds_every_model_variable_and_reads_the_earlier_layout(
     new = training_checkpoint(model, optimizer, step).save(str(tmp_path / "new" / "ckpt"))
     legacy = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step).save(str(tmp_path / "old" / "ckpt"))
 
-    def wipe():
-        for variable in model.weights:
-            variable.assign(tf.zeros_like(variable))
-
-    wipe()
-    said = []
-    restore_training_checkpoint(new, training_checkpoint(model, optimizer, step), model, optimizer, step, said.append)
+    for variable in model.weights:
+        variable.assign(tf.zeros_like(variable))
+    restore_training_checkpoint(new, training_checkpoint(model, optimizer, step))
     for variable, value in zip(model.weights, expected):  # every one, the list-held layers' too
         np.testing.assert_array_equal(variable.numpy(), value, err_msg=variable.path)
-    assert said == []
-    # The earlier layout (the model object) still restores, with a warning: it never held the
-    # statistics of layers kept in lists, which is why the layout changed.
-    wipe()
-    restore_training_checkpoint(
-        legacy, training_checkpoint(model, optimizer, step), model, optimizer, step, said.append
-    )
-    lost = [v.path for v, value in zip(model.weights, expected) if not np.array_equal(v.numpy(), value)]
-    assert lost and all("moving" in p for p in lost), lost
-    assert len(said) == 1 and "earlier RSN-TF" in said[0]
+    # The earlier layout (the model object, which missed list-held layers' statistics) is no longer
+    # read: the error names the checkpoint and how to start the stage again.
+    with pytest.raises(TrainingError) as error:
+        restore_training_checkpoint(legacy, training_checkpoint(model, optimizer, step))
+    assert str(error.value).startswith(f"{legacy} does not hold this stage's variables by path")
+    assert f"Remove {tmp_path / 'old'}/ckpt-*" in str(error.value)
+
+
+class _Info:
+    """The part of a TFDS DatasetInfo that tfds_nyu.class_names reads."""
+
+    def __init__(self, names):
+        self.features = {}  # no label feature with names: the metadata's table is read
+        self.metadata = {"class_names": names} if names else {}
+        self.full_name = "stub/1.0.0"
+
+
+class _Builder:
+    def __init__(self, names):
+        self.info = _Info(names)
+
+
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        (["unlabeled", "wall", "floor", "chair"], 3),  # names[0] is "unlabeled": 3 classes
+        (["unlabeled", *(f"class {i}" for i in range(40))], 40),
+        (None, 894),  # a dataset without a names table (rgbd_folder, h5) keeps the preset's
+    ],
+)
+def test_the_class_count_comes_from_the_dataset_and_is_recorded_in_the_model_config(names, expected):
+    import tensorflow as tf
+
+    from rsn_tf import config as config_lib
+    from rsn_tf.models import RSNConfig
+    from rsn_tf.schedule import StageSpec
+    from rsn_tf.training.task import RSNTask
+
+    config = config_lib.override(config_lib.ExperimentConfig(), {"model.preset": "tiny"})
+    semantic = StageSpec(name="semantic", summary="", loss="iterative", guidance="semantic")
+    task = RSNTask(config, semantic)
+    task._builder = _Builder(names)  # the dataset the task trains on
+    model = task.build_model()
+    assert model.config.semantic_classes == expected
+    # Recorded where a saved model is rebuilt from (model_config.json is RSNConfig.to_dict()).
+    assert RSNConfig.from_dict(model.config.to_dict()).semantic_classes == expected
+    # And it is the divisor of the semantic guidance: label ids over the class count, by hand.
+    labels = tf.constant(np.array([0, 1, 2, 3], np.int32).reshape(1, 2, 2, 1))
+    guidance = model._guidance({"label": labels}, None).numpy().ravel()
+    np.testing.assert_allclose(guidance, [0.0, 1 / expected, 2 / expected, 3 / expected], rtol=1e-6)

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_nyu.label_free import semantic_map
+from tfds_nyu.limits import MAX_PLAUSIBLE_DEPTH  # owned by tfds_nyu.limits; still importable from here
 from tfds_nyu.region_support import region_support
 
 __all__ = [
@@ -25,10 +26,9 @@ __all__ = [
     "encode_png",
     "example_features",
     "region_support_example",
+    "set_class_names",
     "source_tag",
 ]
-
-MAX_PLAUSIBLE_DEPTH = 100.0  # metres; NYU's Kinect reads to ~10 m: anything past this is corruption
 
 
 class BadFrameError(ValueError):
@@ -58,12 +58,26 @@ def bad_frame_reason(image: np.ndarray, depth: np.ndarray) -> str | None:
     return None
 
 
-def example_features(height: int, width: int, camera: bool = False) -> tfds.features.FeaturesDict:
-    """The features of one example at (height, width); ``camera`` adds the (fx, fy, cx, cy) intrinsics."""
+def example_features(
+    height: int, width: int, camera: bool = False, labeled: bool = False
+) -> tfds.features.FeaturesDict:
+    """The features of one example at (height, width); ``camera`` adds the (fx, fy, cx, cy) intrinsics.
+
+    ``labeled``: the label map is a ``tfds.features.LabeledImage``, whose class names the
+    builder sets with ``set_class_names`` once it has read them (they come from the files),
+    so that plain-tfds users find them at ``info.features["label"].names``. Its examples
+    are encoded exactly as an ``Image``'s (a 16-bit PNG).
+    """
+    label_shape = (height, width, 1)
+    label = (
+        tfds.features.LabeledImage(labels=None, shape=label_shape, dtype=np.uint16)
+        if labeled
+        else tfds.features.Image(shape=label_shape, dtype=np.uint16)
+    )
     features = {
         "image": tfds.features.Image(shape=(height, width, 3)),
         "depth": tfds.features.Tensor(shape=(height, width), dtype=np.float32, encoding="zlib"),
-        "label": tfds.features.Image(shape=(height, width, 1), dtype=np.uint16),
+        "label": label,
         "regions": tfds.features.Tensor(shape=(height, width), dtype=np.int32, encoding="zlib"),
         "region_support": tfds.features.Tensor(shape=(height, width), dtype=np.float32, encoding="zlib"),
         "scene": tfds.features.Text(),
@@ -73,6 +87,15 @@ def example_features(height: int, width: int, camera: bool = False) -> tfds.feat
     if camera:
         features["camera"] = tfds.features.Tensor(shape=(4,), dtype=np.float32)
     return tfds.features.FeaturesDict(features)
+
+
+def set_class_names(features: tfds.features.FeaturesDict, names: list[str]) -> None:
+    """Record ``names`` (``names[0]`` is "unlabeled") on the ``label`` feature; saved with the dataset.
+
+    TFDS's LabeledImage has no public setter; its ClassLabel's ``names`` setter is the one
+    TFDS documents for names known only at generation time.
+    """
+    features["label"]._class_label.names = list(names)
 
 
 def source_tag(origin: str, region_mode: str) -> str:

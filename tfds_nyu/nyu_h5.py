@@ -27,8 +27,6 @@ from etils import epath
 
 __all__ = ["H5Frame", "NyuH5Error", "find_h5_root", "read_h5_frame", "scan_h5_tree", "write_h5_frame"]
 
-OFFICIAL_VAL = "official"
-
 
 class NyuH5Error(ValueError):
     """The h5 tree or one of its files is not in the sparse-to-dense layout; the message names it."""

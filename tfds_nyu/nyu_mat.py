@@ -28,6 +28,8 @@ import numpy as np
 import scipy.io
 from etils import epath
 
+from tfds_nyu.limits import NYU_SIZE
+
 __all__ = [
     "NyuFormatError",
     "NyuFrame",
@@ -95,7 +97,7 @@ def _matlab_header(path: epath.Path) -> str:
 class NyuLabeledMat:
     """A validated, open NYU labelled ``.mat`` file. Use as a context manager."""
 
-    def __init__(self, path: str | epath.PathLike, version: str, expected_size: tuple[int, int] | None = (480, 640)):
+    def __init__(self, path: str | epath.PathLike, version: str, expected_size: tuple[int, int] | None = NYU_SIZE):
         if version not in REQUIRED_FIELDS:
             raise ValueError(f"version: expected 'v1' or 'v2', got {version!r}")
         self.path = epath.Path(path)
@@ -270,7 +272,7 @@ def write_labeled_mat(
     frames: Iterable[tuple[object, str, str]],
     num_frames: int,
     names: Sequence[str],
-    size: tuple[int, int] = (480, 640),
+    size: tuple[int, int] = NYU_SIZE,
     compression: int = 1,
 ) -> None:
     """Stream ``num_frames`` (frame, scene name, scene type) into an NYU-layout ``.mat`` file.

@@ -10,15 +10,14 @@ Given a semantic map ``S`` and a depth map ``D`` the algorithm produces
 
 ``region_support`` is the vectorised implementation used everywhere
 (OpenCV connected components plus numpy ``bincount``; no per-pixel Python).
-``paper_reference`` is a literal, loop-by-loop transcription of the printed
-listing, kept as the test oracle. Where the two differ it is on purpose, and
-each difference is listed in ``DEVIATIONS`` (and in the README):
+``tests/algorithm1_reference.py`` holds a literal, loop-by-loop transcription of
+the printed listing, the tests' oracle. Where the two differ it is on purpose,
+and each difference is listed in ``DEVIATIONS`` (and in the README):
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import cv2
 import numba
@@ -28,7 +27,6 @@ __all__ = [
     "DEVIATIONS",
     "RegionSupportTargets",
     "region_support",
-    "paper_reference",
     "printed_region_support",
     "depth_variance_unit",
 ]
@@ -437,9 +435,9 @@ def _merge_small_bins(cells: _CellStats, prange: np.ndarray, cut: np.ndarray, va
 def printed_region_support(semantic: np.ndarray, depth: np.ndarray) -> RegionSupportTargets:
     """Algorithm 1 with the printed listing's gaps kept, vectorised: what the paper's Baseline2 scored.
 
-    The same as ``paper_reference`` except that step 1 uses 8-connected components (as
-    ``region_support`` does) instead of the raster walk, so it runs at full resolution in
-    milliseconds. Kept as printed, each leaving pixels at R = 0:
+    The same as the literal transcription (``tests/algorithm1_reference.py``) except that
+    step 1 uses 8-connected components (as ``region_support`` does) instead of the raster
+    walk, so it runs at full resolution in milliseconds. Kept as printed, each leaving pixels at R = 0:
 
     * unlabelled pixels (S = 0) get no piece;
     * ``var`` is taken over the whole map, zeros (holes) included;
@@ -496,77 +494,3 @@ def printed_region_support(semantic: np.ndarray, depth: np.ndarray) -> RegionSup
         regions[cut_px[enough]] = ids[cell[enough]]
         support[cut_px[enough]] = (cell_sum / np.maximum(cell_count, 1))[cell[enough]]
     return RegionSupportTargets(regions.reshape(shape), support.reshape(shape), pieces, var)
-
-
-# --------------------------------------------------------------------------------------
-# The literal transcription (test oracle). Deliberately slow: do not optimise.
-# --------------------------------------------------------------------------------------
-
-_CAUSAL_NEIGHBOURS = ((0, -1), (-1, -1), (-1, 0), (-1, 1))
-
-
-def paper_reference(semantic: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Algorithm 1 as printed, loop by loop. Returns ``(I, R)``.
-
-    Only the fixes needed for it to terminate and be meaningful are applied (see
-    ``DEVIATIONS``): labelled pixels are removed from S after each piece, labels
-    count down, the threshold is parenthesised as a per-bin mean, and ``R = S``
-    runs once after the region loop. Everything else - strict bin edges, skipped
-    small bins, the unreached last bin, unlabelled pixels - is kept as printed.
-    Meant for small images: it is O(pixels x pieces) in pure Python.
-    """
-    semantic, depth = _check_inputs(semantic, depth)
-    S = semantic.astype(np.int64).copy()
-    D = depth.astype(np.float64)
-
-    # 1. Semantic regions to instance regions.
-    I = S.copy()  # noqa: E741  the paper's name for the region map
-    label = -1
-    while S.max() > 0:
-        category = S.max()
-        while S.max() == category:
-            positions = sorted(map(tuple, np.argwhere(S == category)))  # left-top to right-bottom
-            I[positions[0]] = label
-            member = {positions[0]}
-            for i in range(1, len(positions)):
-                r, c = positions[i]
-                pr, pc = positions[i - 1]
-                near = math.hypot(r - pr, c - pc) <= 2
-                touches = any((r + dr, c + dc) in member for dr, dc in _CAUSAL_NEIGHBOURS)
-                if near or touches:
-                    I[positions[i]] = label
-                    member.add(positions[i])
-                else:
-                    break
-            for p in member:  # not printed: without it the inner while never ends
-                S[p] = 0
-            label = label - 1  # printed as label + 1, which collides with class ids
-    I = np.abs(I)  # noqa: E741
-    R = I.copy()
-
-    # 2. Refining regions and labelling with depth.
-    var = (D.max() - D.min()) / 10
-    S = np.zeros(S.shape, np.float64)
-    for i in range(1, int(R.max()) + 1):
-        positions = R == i
-        d = D[positions]
-        if d.size == 0:
-            continue
-        if d.max() - d.min() < 2 * var:
-            S[positions] = d.mean()
-        else:
-            start, end = d.min(), d.min() + var
-            while end < d.max():
-                p = (R == i) & (D > start) & (D < end)
-                if p.sum() > len(d) / ((d.max() - d.min()) / var):
-                    S[p] = D[p].mean()
-                    start = end
-                    end = end + var
-                    continue
-                else:
-                    start = end
-                    end = end + var
-                    continue
-                # Lines 54-57 (the last-bin case) are unreachable as printed.
-    R = S
-    return I.astype(np.int32), R.astype(np.float32)

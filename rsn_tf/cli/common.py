@@ -6,17 +6,20 @@ duplicate-flag errors or values leaking from one call to the next. ``run`` parse
 answers ``--help`` / ``--helpfull``, prints a one-line error naming the flag and exits 2
 on a bad flag, and resets the registry afterwards.
 
-The trainer's and the ablation's flags are generated from the experiment config
-(``rsn_tf/config.py``): each config field carries its flag name and help.
+Flags are generated from dataclasses, each flag named as its field: the trainer's and the
+ablation's from the experiment config (``rsn_tf/config.py``), rsn-evaluate's from the data
+config, ``rsn_tf.metrics.MetricConfig`` and its own options. A flag's earlier name still works
+as a deprecated alias: ``run`` rewrites it to the new name and says so on stderr.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from absl import flags
@@ -30,6 +33,9 @@ __all__ = [
     "run",
     "define_config_flags",
     "config_from_flags",
+    "define_dataclass_flags",
+    "dataclass_from_flags",
+    "define_deprecated_alias",
     "define_calibration_flags",
     "calibration_options",
 ]
@@ -43,6 +49,37 @@ class CliError(UserError, ValueError):
 
 def new_flag_values() -> flags.FlagValues:
     return flags.FlagValues()
+
+
+# Per flag registry (by id: FlagValues refuses unknown attributes): deprecated name -> new name.
+_ALIASES: dict[int, dict[str, str]] = {}
+
+
+def define_deprecated_alias(flag_values: flags.FlagValues, old: str, new: str) -> None:
+    """Accept ``--old`` as ``--new`` (``run`` warns on stderr and names ``--new``)."""
+    _ALIASES.setdefault(id(flag_values), {})[old] = new
+
+
+def _rewrite_aliases(args: list[str], flag_values: flags.FlagValues, program: str) -> list[str]:
+    """``args`` with every deprecated flag name replaced by the new one, each warned about once."""
+    aliases = _ALIASES.get(id(flag_values), {})
+    out, warned = [], set()
+    for i, arg in enumerate(args):
+        if arg == "--":
+            out.extend(args[i:])
+            break
+        dashes = "--" if arg.startswith("--") else "-" if arg.startswith("-") else ""
+        name, sep, value = arg[len(dashes) :].partition("=")
+        negated = name.startswith("no") and name[2:] in aliases and name not in aliases
+        old = name[2:] if negated else name
+        if dashes and old in aliases:
+            new = aliases[old]
+            if old not in warned:
+                print(f"{program}: --{old} is deprecated; use --{new}", file=sys.stderr)
+                warned.add(old)
+            arg = f"{dashes}{'no' if negated else ''}{new}{sep}{value}"
+        out.append(arg)
+    return out
 
 
 def run(
@@ -64,6 +101,7 @@ def run(
     if any(a in HELP_FLAGS for a in args):
         print(doc.strip() + "\n\nFlags:\n" + flag_values.get_help(include_special_flags=False))
         return 0
+    args = _rewrite_aliases(args, flag_values, program)
     try:
         positionals = flag_values([program, *args])[1:]
     except flags.Error as error:
@@ -81,22 +119,36 @@ def run(
 CONFIG_MODULE = "experiment config (rsn_tf/config.py)"
 
 
-def _define_one(flag_values: flags.FlagValues, name: str, hint: Any, default: Any, help_text: str) -> None:
+def _define_one(
+    flag_values: flags.FlagValues,
+    name: str,
+    hint: Any,
+    default: Any,
+    help_text: str,
+    module_name: str = CONFIG_MODULE,
+    choices: Sequence[str] | None = None,
+) -> None:
+    """One flag of the type ``hint`` says: Literal (or ``choices``) an enum, a tuple or list a multi-string."""
+    f = dict(flag_values=flag_values, module_name=module_name)
     optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
     if optional:
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
-    if typing.get_origin(hint) is Literal:
-        flags.DEFINE_enum(
-            name, default, list(typing.get_args(hint)), help_text, flag_values=flag_values, module_name=CONFIG_MODULE
-        )
+    if typing.get_origin(hint) is Literal or choices:
+        flags.DEFINE_enum(name, default, list(choices or typing.get_args(hint)), help_text, **f)
+    elif typing.get_origin(hint) in (tuple, list):
+        flags.DEFINE_multi_string(name, list(default or ()), help_text, **f)
     elif hint is bool:
-        flags.DEFINE_boolean(name, default, help_text, flag_values=flag_values, module_name=CONFIG_MODULE)
+        flags.DEFINE_boolean(name, default, help_text, **f)
     elif hint is int:
-        flags.DEFINE_integer(name, default, help_text, flag_values=flag_values, module_name=CONFIG_MODULE)
+        flags.DEFINE_integer(name, default, help_text, **f)
     elif hint is float:
-        flags.DEFINE_float(name, default, help_text, flag_values=flag_values, module_name=CONFIG_MODULE)
+        flags.DEFINE_float(name, default, help_text, **f)
     else:
-        flags.DEFINE_string(name, default, help_text, flag_values=flag_values, module_name=CONFIG_MODULE)
+        flags.DEFINE_string(name, default, help_text, **f)
+
+
+def _alias_note(old: Sequence[str]) -> str:
+    return f" (Deprecated name{'s' if len(old) > 1 else ''}: {', '.join('--' + o for o in old)}.)" if old else ""
 
 
 def define_config_flags(
@@ -104,12 +156,14 @@ def define_config_flags(
     only: Sequence[str] | None = None,
     rename: dict[str, str] | None = None,
     purpose: Literal["train", "ablation"] = "train",
+    config_flag: bool = True,
 ) -> dict[str, str]:
     """Define one flag per config field (or the fields in ``only``, by config key), plus ``--config``.
 
-    Returns ``flag name -> config key``. A flag's shown default is the dataclass default;
-    a preset-dependent one says so. Only flags given on the command line override a
-    ``--config`` file (see ``config_from_flags``).
+    Each flag is named as its field (``rename`` maps a key to another name, e.g. the ablation's
+    ``--out``); the field's earlier flag names become deprecated aliases. Returns ``flag name ->
+    config key``. A flag's shown default is the dataclass default; a preset-dependent one says
+    so. Only flags given on the command line override a ``--config`` file (``config_from_flags``).
     """
     rename = rename or {}
     hints = config_lib.leaf_types()
@@ -118,8 +172,9 @@ def define_config_flags(
     for key, field in config_lib.config_fields().items():
         if only is not None and key not in only:
             continue
-        name = rename.get(key, field.metadata["flag"])
-        help_text = field.metadata["help"]
+        name = rename.get(key, field.name)
+        old = field.metadata["deprecated_flags"]
+        help_text = field.metadata["help"] + _alias_note(old)
         default = field.default
         if key in per_preset:
             values = ", ".join(
@@ -128,7 +183,11 @@ def define_config_flags(
             help_text += f" Default per --preset ({values})."
             default = None
         _define_one(flag_values, name, hints[key], default, help_text)
+        for alias in old:
+            define_deprecated_alias(flag_values, alias, name)
         mapping[name] = key
+    if not config_flag:
+        return mapping
     flags.DEFINE_string(
         "config",
         None,
@@ -156,6 +215,43 @@ def config_from_flags(
     flat_file = config_lib.flatten(file_data)
     base = {k: v for k, v in base.items() if k not in flat_file}
     return config_lib.resolve(file_data, {**base, **given}, purpose)
+
+
+def define_dataclass_flags(
+    flag_values: flags.FlagValues,
+    cls: type,
+    module_name: str,
+    only: Sequence[str] | None = None,
+    helps: Mapping[str, str] | None = None,
+    choices: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[str, ...]:
+    """One flag per field of the dataclass ``cls`` (or those in ``only``), named as the field, with
+    its default. Help comes from the field's metadata ``help``, else ``helps``; ``choices`` makes
+    a str field an enum. Returns the flag names (``dataclass_from_flags`` reads them back)."""
+    hints = typing.get_type_hints(cls)
+    names = []
+    for field in dataclasses.fields(cls):
+        if only is not None and field.name not in only:
+            continue
+        help_text = field.metadata.get("help") or (helps or {}).get(field.name)
+        if not help_text:
+            raise TypeError(f"{cls.__name__}.{field.name}: no help text for its flag")
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        _define_one(
+            flag_values, field.name, hints[field.name], default, help_text, module_name, (choices or {}).get(field.name)
+        )
+        names.append(field.name)
+    return tuple(names)
+
+
+def dataclass_from_flags(cls: type, flag_values: flags.FlagValues, names: Sequence[str], **fixed: Any) -> Any:
+    """``cls`` built from the flags ``names`` (as ``define_dataclass_flags`` made them) and ``fixed``."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name in names:
+        value = flag_values[name].value
+        values[name] = tuple(value) if typing.get_origin(hints[name]) is tuple else value
+    return cls(**{**values, **fixed})
 
 
 def define_calibration_flags(flag_values: flags.FlagValues) -> None:

@@ -42,48 +42,61 @@ and the field's convention); whole-set pixel-pooled metrics are given beside the
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
-
-from absl import flags
+from typing import Any
 
 from rsn_tf.cli import common
+from rsn_tf.metrics import ALIGNMENTS, CROPS, MetricConfig
+
+
+def _option(default: Any, help: str) -> Any:  # noqa: A002 - the flag's help text
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateOptions:
+    """rsn-evaluate's own options; the dataset's are the data config's, the protocol's MetricConfig's."""
+
+    model: str | None = _option(None, "SavedModel, export base, rsn-train dir, stage dir, .keras, or .npy dir.")
+    stage: str | None = _option(None, "Which stage of a rsn-train --model_dir (default: the most finished).")
+    name: str | None = _option(None, "The model's name in tables and figures (default: from the path).")
+    split: str = _option("test", "TFDS split, e.g. test, train[:100].")
+    out: str | None = _option(None, "Output dir (default: <model>/eval_<split>).")
+    height: int | None = _option(None, "Evaluation height (default: see above).")
+    width: int | None = _option(None, "Evaluation width.")
+    max_images: int | None = _option(None, "Evaluate only the first N images.")
+    eigen_crop: bool = _option(False, "The same as --crop=eigen.")
+    against: str | None = _option(
+        None, "Another metrics.json: print both and the difference (refused if the protocols differ)."
+    )
+    figures: int = _option(0, "Write figure3.png and region_support.png for N images.")
+    figure_width: int = _option(224, "Width of one figure panel in pixels.")
+    compare: tuple[str, ...] = _option((), "LABEL=PATH: another model for figure3.png (repeatable).")
+    no_progress: bool = _option(False, "No progress bar.")
+
+
+# Help for the flags of rsn_tf.metrics.MetricConfig's fields (the protocol; its defaults are its own).
+METRIC_HELP = {
+    "min_depth": "Valid ground truth lies above this (m).",
+    "max_depth": "Valid ground truth lies below this (m).",
+    "crop": "Score only inside this crop (eigen: NYU).",
+    "alignment": "Per-image alignment before scoring, for relative-depth models (the paper uses none).",
+}
+DATA_KEYS = ("data.dataset", "data.data_dir", "data.manual_dir", "data.batch_size")
 
 FLAGS = common.new_flag_values()
-_F = dict(flag_values=FLAGS)
-flags.DEFINE_string("model", None, "SavedModel, export base, rsn-train dir, stage dir, .keras, or .npy dir.", **_F)
-flags.DEFINE_string("stage", None, "Which stage of a rsn-train --model_dir (default: the most finished).", **_F)
-flags.DEFINE_string("name", None, "The model's name in tables and figures (default: from the path).", **_F)
-flags.DEFINE_string("dataset", "nyu_region_support/synthetic", "TFDS name/config.", **_F)
-flags.DEFINE_string("data_dir", None, "TFDS data dir.", **_F)
-flags.DEFINE_string(
-    "manual_dir", None, "Build a missing dataset from this dir first (your RGB-D folder, the NYU files).", **_F
+common.define_dataclass_flags(FLAGS, EvaluateOptions, "rsn-evaluate options")
+DATA_FLAGS = common.define_config_flags(FLAGS, only=DATA_KEYS, config_flag=False)
+METRIC_FLAGS = common.define_dataclass_flags(
+    FLAGS,
+    MetricConfig,
+    "evaluation protocol (rsn_tf.metrics.MetricConfig)",
+    helps=METRIC_HELP,
+    choices={"crop": CROPS, "alignment": ALIGNMENTS},
 )
-flags.DEFINE_string("split", "test", "TFDS split, e.g. test, train[:100].", **_F)
-flags.DEFINE_string("out", None, "Output dir (default: <model>/eval_<split>).", **_F)
-flags.DEFINE_integer("batch_size", 8, "Images per batch.", **_F)
-flags.DEFINE_integer("height", None, "Evaluation height (default: see above).", **_F)
-flags.DEFINE_integer("width", None, "Evaluation width.", **_F)
-flags.DEFINE_integer("max_images", None, "Evaluate only the first N images.", **_F)
-flags.DEFINE_enum("crop", "none", ["none", "eigen", "garg"], "Score only inside this crop (eigen: NYU).", **_F)
-flags.DEFINE_boolean("eigen_crop", False, "The same as --crop=eigen.", **_F)
-flags.DEFINE_enum(
-    "alignment",
-    "none",
-    ["none", "median", "least_squares"],
-    "Per-image alignment before scoring, for relative-depth models (the paper uses none).",
-    **_F,
-)
-flags.DEFINE_string(
-    "against", None, "Another metrics.json: print both and the difference (refused if the protocols differ).", **_F
-)
-flags.DEFINE_float("min_depth", 1e-3, "Valid ground truth lies above this (m).", **_F)
-flags.DEFINE_float("max_depth", 10.0, "Valid ground truth lies below this (m).", **_F)
-flags.DEFINE_integer("figures", 0, "Write figure3.png and region_support.png for N images.", **_F)
-flags.DEFINE_integer("figure_width", 224, "Width of one figure panel in pixels.", **_F)
-flags.DEFINE_multi_string("compare", [], "LABEL=PATH: another model for figure3.png (repeatable).", **_F)
-flags.DEFINE_boolean("no_progress", False, "No progress bar.", **_F)
 
 
 def _parse_compare(values: Sequence[str]) -> list[tuple[str, str]]:
@@ -147,24 +160,26 @@ def _evaluate(positionals: list[str]) -> int:
     from absl import logging as absl_logging
 
     absl_logging.set_verbosity(absl_logging.WARNING)
-    from rsn_tf.data import DataConfig, make_dataset, prepare_builder
+    from rsn_tf.config import DataConfig
+    from rsn_tf.data import make_dataset, prepare_builder
     from rsn_tf.depth_sources import load_source
     from rsn_tf.evaluation.evaluator import evaluate_source
     from rsn_tf.evaluation.figures import comparison_grid, region_support_figure, save_png
     from rsn_tf.evaluation.reports import evaluation_settings, write_reports
-    from rsn_tf.metrics import MetricConfig
     from rsn_tf.schedule import FIGURE_COLUMNS
 
+    data = common.dataclass_from_flags(
+        DataConfig, FLAGS, [key.split(".", 1)[1] for key in DATA_FLAGS.values()], cache=""
+    )
     source = load_source(FLAGS.model, FLAGS.name, FLAGS.stage)
-    builder = prepare_builder(FLAGS.dataset, FLAGS.data_dir, FLAGS.manual_dir)
+    builder = prepare_builder(data.dataset, data.data_dir, data.manual_dir)
     if FLAGS.height:
         size = (FLAGS.height, FLAGS.width)
     elif source.model_size:
         size = source.model_size
     else:
         size = tuple(builder.info.features["depth"].shape[:2])
-    config = DataConfig(height=size[0], width=size[1], batch_size=FLAGS.batch_size, cache="")
-    batches = make_dataset(builder, FLAGS.split, config, training=False)
+    batches = make_dataset(builder, FLAGS.split, data, training=False, size=size)
     total = builder.info.splits[FLAGS.split].num_examples
     if FLAGS.max_images:
         batches = batches.unbatch().take(FLAGS.max_images).batch(FLAGS.batch_size)
@@ -179,12 +194,8 @@ def _evaluate(positionals: list[str]) -> int:
                 file=sys.stderr,
             )
     others = [load_source(path, label) for label, path in compare] if FLAGS.figures else []
-    metric_config = MetricConfig(
-        min_depth=FLAGS.min_depth,
-        max_depth=FLAGS.max_depth,
-        crop="eigen" if FLAGS.eigen_crop else FLAGS.crop,
-        alignment=FLAGS.alignment,
-    )
+    crop = {"crop": "eigen"} if FLAGS.eigen_crop else {}
+    metric_config = common.dataclass_from_flags(MetricConfig, FLAGS, METRIC_FLAGS, **crop)
     result = evaluate_source(
         source,
         batches,
@@ -196,7 +207,7 @@ def _evaluate(positionals: list[str]) -> int:
     )
 
     out = FLAGS.out or _default_out(FLAGS.model, FLAGS.split)
-    settings = evaluation_settings(FLAGS.dataset, FLAGS.split, size, metric_config)
+    settings = evaluation_settings(data.dataset, FLAGS.split, size, metric_config)
     paths = write_reports(out, source.name, result, settings)["paths"]
     if FLAGS.figures:
         ex = result.examples

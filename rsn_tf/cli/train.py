@@ -61,7 +61,7 @@ def _train(positionals: list[str]) -> int:
         config.data.data_dir,
         config.data.manual_dir,
         builder_worker=dataset_builder_worker(),
-        wait_timeout_s=config.data.build_wait_s,
+        wait_timeout_s=config.data.dataset_wait_timeout_s,
     )
     run = RunDir(config.trainer.model_dir)
     if trainer.chief:

@@ -38,7 +38,8 @@ _NOT_IDENTITY_KEYS = frozenset(
         "trainer.export_base",
         "data.data_dir",
         "data.manual_dir",
-        "data.build_wait_s",
+        "data.dataset_wait_timeout_s",
+        "data.cache",  # where decoded examples are kept, not what they are
         "data.eval_split",
         "data.eval_batches",
     }

@@ -1,21 +1,27 @@
 """The training task: what to build, what to minimise, one step. The trainer stays thin.
 
 Mirrors TF Model Garden's task: ``build_model``, ``build_inputs`` (and the dataset builder
-they read), ``build_optimizer``, ``build_losses``, ``train_step`` and ``validation_step``.
+they read), ``build_optimizer``, ``build_losses``, ``train_step``, ``validation_step`` and
+``validate``. The task owns validation, so the trainer never imports the evaluation package.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from rsn_tf.config import ExperimentConfig
-from rsn_tf.data import DataConfig, make_dataset, prepare_builder
+from rsn_tf.data import make_dataset, num_classes, prepare_builder
+from rsn_tf.depth_sources import DepthSource
+from rsn_tf.evaluation.evaluator import evaluate_source
+from rsn_tf.evaluation.reports import evaluation_settings, write_reports
 from rsn_tf.losses import LossConfig, combined_loss, iterative_loss, l2_loss, region_loss
-from rsn_tf.models import RegionSupportNetwork, get_preset
+from rsn_tf.metrics import MetricConfig
+from rsn_tf.models import RegionSupportNetwork, RSNConfig, get_preset
 from rsn_tf.schedule import StageSpec
 
 __all__ = ["RSNTask"]
@@ -30,15 +36,28 @@ class RSNTask:
         self.config = config
         self.stage = stage
         self.dataset_builder_worker = dataset_builder_worker
-        self.model_config = get_preset(config.model.preset)
+        self.loss_config = LossConfig()
+        self.model_config: RSNConfig = get_preset(config.model.preset)
         if stage.guidance:
             self.model_config = self.model_config.replace(guidance=stage.guidance)
-        self.loss_config = LossConfig()
         self._builder: tfds.core.DatasetBuilder | None = None
         self._predict = None
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """The model's (height, width): the inputs are resized to it."""
+        return self.model_config.height, self.model_config.width
+
     # ------------------------------------------------------------------ build
     def build_model(self) -> RegionSupportNetwork:
+        """The stage's network. Its config takes the dataset's class count (semantic guidance divides
+        label ids by it), so model_config.json records it and a saved model rebuilds with it."""
+        # A task that never opened its dataset (a benchmark on random tensors) needs the count only
+        # when the model reads labels; a dataset without a names table keeps the preset's.
+        if self._builder is not None or self.model_config.guidance == "semantic":
+            classes = num_classes(self.builder())
+            if classes:
+                self.model_config = self.model_config.replace(semantic_classes=classes)
         model = RegionSupportNetwork(
             self.model_config,
             generation_only=self.stage.generation_only,
@@ -50,18 +69,6 @@ class RSNTask:
         model.freeze_refinement(self.stage.freeze_refinement or self.stage.generation_only)
         return model
 
-    def data_config(self) -> DataConfig:
-        data = self.config.data
-        return DataConfig(
-            height=self.model_config.height,
-            width=self.model_config.width,
-            batch_size=data.batch_size,
-            seed=self.config.trainer.seed,
-            scale_max=data.augment_scale,
-            flip=data.augment_flip,
-            color_jitter=data.color_jitter,
-        )
-
     def builder(self) -> tfds.core.DatasetBuilder:
         """The prepared TFDS builder (a missing synthetic config is built first)."""
         if self._builder is None:
@@ -71,7 +78,7 @@ class RSNTask:
                 data.data_dir,
                 data.manual_dir,
                 builder_worker=self.dataset_builder_worker,
-                wait_timeout_s=data.build_wait_s,
+                wait_timeout_s=data.dataset_wait_timeout_s,
             )
         return self._builder
 
@@ -83,31 +90,38 @@ class RSNTask:
         skip_examples: int = 0,
     ) -> tf.data.Dataset:
         return make_dataset(
-            self.builder(), split, self.data_config(), training, input_context, skip_examples=skip_examples
+            self.builder(),
+            split,
+            self.config.data,
+            training,
+            size=self.size,
+            seed=self.config.trainer.seed,
+            input_context=input_context,
+            skip_examples=skip_examples,
         )
 
     def build_optimizer(self, steps_per_epoch: int) -> keras.optimizers.Optimizer:
         opt = self.config.optimizer
         lr: float | keras.optimizers.schedules.LearningRateSchedule = opt.learning_rate
         total = max(1, steps_per_epoch * self.config.trainer.epochs)
-        if opt.schedule == "cosine":
+        if opt.lr_schedule == "cosine":
             lr = keras.optimizers.schedules.CosineDecay(opt.learning_rate, total)
-        elif opt.schedule == "step":
-            every = max(1, steps_per_epoch * opt.step_every_epochs)
+        elif opt.lr_schedule == "step":
+            every = max(1, steps_per_epoch * opt.lr_step_every_epochs)
             boundaries = list(range(every, total, every))
             lr = keras.optimizers.schedules.PiecewiseConstantDecay(
                 boundaries, [opt.learning_rate * 0.1**i for i in range(len(boundaries) + 1)]
             )
-        elif opt.schedule != "constant":
-            raise ValueError(f"--lr_schedule={opt.schedule!r}: expected constant, cosine or step")
+        elif opt.lr_schedule != "constant":
+            raise ValueError(f"--lr_schedule={opt.lr_schedule!r}: expected constant, cosine or step")
         kwargs = {"clipnorm": opt.clipnorm} if opt.clipnorm else {}
-        if opt.name == "sgd":
+        if opt.optimizer == "sgd":
             return keras.optimizers.SGD(lr, **kwargs)
-        if opt.name == "momentum":
+        if opt.optimizer == "momentum":
             return keras.optimizers.SGD(lr, momentum=opt.momentum, **kwargs)
-        if opt.name == "adam":
+        if opt.optimizer == "adam":
             return keras.optimizers.Adam(lr, **kwargs)
-        raise ValueError(f"--optimizer={opt.name!r}: expected sgd, momentum or adam")
+        raise ValueError(f"--optimizer={opt.optimizer!r}: expected sgd, momentum or adam")
 
     # ------------------------------------------------------------------ losses
     @staticmethod
@@ -183,3 +197,34 @@ class RSNTask:
         out = self._predict[1](self.model_inputs(batch))
         region_support = None if self.stage.teacher_forcing else out["region_support"].numpy()[..., 0]
         return {"depth": out["depth"].numpy()[..., 0], "region_support": region_support}
+
+    # ------------------------------------------------------------------ validation
+    def validate(
+        self,
+        model: RegionSupportNetwork,
+        stage_dir: str,
+        steps: int,
+        losses: dict[str, float],
+        write: bool = True,
+        say: Callable[[str], None] = print,
+    ) -> dict:
+        """Score ``model`` on the evaluation split and write the stage's reports (metrics.json et al.)
+        into ``stage_dir`` (``write=False``: the document only, for non-chief workers). Returns the
+        metrics.json document."""
+        data = self.config.data
+        batches = self.build_inputs(data.eval_split, training=False)
+        if data.eval_batches:
+            batches = batches.take(data.eval_batches)
+        name = self.stage.name
+        source = DepthSource(name, stage_dir, lambda batch: self.validation_step(batch, model), self.size)
+        metric_config = MetricConfig()
+        result = evaluate_source(source, batches, metric_config, progress=False)
+        metrics = result.metrics
+        say(
+            "Test metrics: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "num_images")
+            + f" ({metrics['num_images']} images)"
+        )
+        settings = evaluation_settings(data.dataset, data.eval_split, self.size, metric_config)
+        training = {"stage": name, "steps": steps, "final_losses": losses}
+        return write_reports(stage_dir, name, result, settings, training=training, write=write)

@@ -8,24 +8,24 @@ the global batch, and every worker reads its own shard of the input.
 The loop is all this file does. The task (``task.py``) builds the model, inputs, losses
 and steps; ``distribution.py`` picks the strategy; ``initialization.py`` loads earlier
 stages' weights; ``summaries.py`` writes TensorBoard logs; ``rsn_tf.run_dir`` owns the
-files a stage leaves; the evaluation package scores the stage and writes its metrics.json.
+files a stage leaves; the task validates the stage (``RSNTask.validate``, its metrics.json), so
+this file never imports the evaluation package.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import time
+from typing import Any
 
 import keras
 import tensorflow as tf
 
 from rsn_tf import config as config_lib
 from rsn_tf.config import ExperimentConfig
-from rsn_tf.depth_sources import DepthSource
 from rsn_tf.errors import UserError
-from rsn_tf.evaluation.evaluator import evaluate_source
-from rsn_tf.evaluation.reports import evaluation_settings, write_reports
-from rsn_tf.metrics import MetricConfig
 from rsn_tf.run_dir import RunDir, StageDir
 from rsn_tf.runtime import set_determinism, set_precision
 from rsn_tf.schedule import StageSpec, get_stage
@@ -68,6 +68,27 @@ class WorkerLostError(TrainingError):
 # What TF raises on the survivors when a peer is gone (heartbeats stopped, connection lost, a
 # collective past its timeout, or a collective aborted because of either).
 _WORKER_LOST_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError)
+
+
+@dataclasses.dataclass
+class _StageRun:
+    """What one stage's run carries from set-up through restore and the loop to its finish."""
+
+    stage: StageSpec
+    task: RSNTask
+    stage_dir: StageDir
+    steps_per_epoch: int
+    total_steps: int
+    model: Any
+    optimizer: Any
+    step: tf.Variable
+    checkpoint: tf.train.Checkpoint
+    manager: tf.train.CheckpointManager
+    preemption: Any = None  # multi-worker: TF's PreemptionCheckpointHandler
+    watcher: PreemptionWatcher | None = None  # otherwise: our SIGTERM watcher
+    start: int = 0  # the step the loop starts at (after a restore)
+    summaries: StageSummaries | None = None
+    losses: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 class Trainer:
@@ -125,20 +146,25 @@ class Trainer:
         own.write_identity(identity)
         return own
 
-    # ------------------------------------------------------------------ the loop
+    # ------------------------------------------------------------------ one stage
     def run(self, stage_name: str | StageSpec) -> dict:
         """Train one stage (a name from STAGES, or any StageSpec, e.g. a Table 3 ablation row).
 
         Returns the stage's metrics.json document (``document["metrics"]`` holds the test metrics).
         """
         stage = stage_name if isinstance(stage_name, StageSpec) else get_stage(stage_name)
+        run = self._set_up(stage)
+        self._restore(run)
+        self._train(run)
+        return self._finish(run)
+
+    def _set_up(self, stage: StageSpec) -> _StageRun:
+        """The task, the step budget, the stage dir, and model, optimizer and checkpoint in the strategy's scope."""
         config = self.config
         # One worker builds a missing dataset; the others wait for it (they share --data_dir).
         task = RSNTask(config, stage, dataset_builder_worker=dataset_builder_worker())
         train_examples = task.builder().info.splits["train"].num_examples
-        batch_size = config.data.batch_size
-        steps_per_epoch = config.trainer.steps_per_epoch or max(1, train_examples // batch_size)
-        total_steps = steps_per_epoch * config.trainer.epochs
+        steps_per_epoch = config.trainer.steps_per_epoch or max(1, train_examples // config.data.batch_size)
         stage_dir = self._prepare_stage_dirs(stage)
         stage_dir.write_started(stage.to_dict())
         if self.chief:
@@ -153,32 +179,44 @@ class Trainer:
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             checkpoint = training_checkpoint(model, optimizer, step)
         manager = tf.train.CheckpointManager(checkpoint, stage_dir.path, max_to_keep=config.trainer.keep_checkpoints)
-        preemption, watcher = None, None
+        total_steps = steps_per_epoch * config.trainer.epochs
+        run = _StageRun(
+            stage, task, stage_dir, steps_per_epoch, total_steps, model, optimizer, step, checkpoint, manager
+        )
         if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             # TF's preemption handling for multi-worker: on SIGTERM every worker saves, then exits 42.
-            preemption = multi_worker_handler(self.strategy, manager)
+            run.preemption = multi_worker_handler(self.strategy, manager)
         else:
-            watcher = PreemptionWatcher()
+            run.watcher = PreemptionWatcher()
+        return run
+
+    def _restore(self, run: _StageRun) -> None:
+        """Resume from the chief's latest checkpoint, or initialise from the earlier stages' weights."""
         # Every worker resumes from the chief's checkpoint (the run dir is shared, as multi-worker
         # training requires), never from its own: a worker killed outright may have missed its
         # own last save, and workers that resumed at different steps would wait on each other.
-        latest = self.run_dir.stage(stage.name).latest_checkpoint()
+        name = run.stage.name
+        latest = self.run_dir.stage(name).latest_checkpoint()
         if latest:
-            restore_training_checkpoint(latest, checkpoint, model, optimizer, step, self._say)
-            self._say(f"Resuming stage '{stage.name}' from {latest} at step {int(step.numpy())}.")
+            restore_training_checkpoint(latest, run.checkpoint)
+            self._say(f"Resuming stage '{name}' from {latest} at step {int(run.step.numpy())}.")
         else:
-            for message in initialise(model, stage, self.run_dir, config.model.resnet34_weights):
+            for message in initialise(run.model, run.stage, self.run_dir, self.config.model.resnet34_weights):
                 self._say(message)
+        run.start = int(run.step.numpy())
 
+    def _train(self, run: _StageRun) -> None:
+        """The step loop from ``run.start`` to the budget: logs, checkpoints, preemption and the divergence guard."""
+        config, task, model, optimizer = self.config, run.task, run.model, run.optimizer
+        batch_size = config.data.batch_size
         # Exact resume: the input stream restarts where the interrupted run left it (rsn_tf/data.py),
         # start * global batch examples in, split evenly over the input pipelines.
-        resumed_at = int(step.numpy())
         dataset = self.strategy.distribute_datasets_from_function(
             lambda ctx: task.build_inputs(
                 "train",
                 training=True,
                 input_context=ctx,
-                skip_examples=resumed_at * batch_size // ctx.num_input_pipelines,
+                skip_examples=run.start * batch_size // ctx.num_input_pipelines,
             )
         )
         iterator = iter(dataset)
@@ -192,17 +230,16 @@ class Trainer:
             per_replica = self.strategy.run(replica_step, args=(next(iterator), log_mode, nan_now))
             return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
 
-        summaries = StageSummaries(stage_dir, self.chief, config.trainer.image_summaries)
-        start = int(step.numpy())
+        run.summaries = StageSummaries(run.stage_dir, self.chief, config.trainer.image_summaries)
+        start, total_steps, steps_per_epoch, name = run.start, run.total_steps, run.steps_per_epoch, run.stage.name
         self._say(
-            f"Stage '{stage.name}': {stage.summary}.\n  {config.model.preset} preset, "
+            f"Stage '{name}': {run.stage.summary}.\n  {config.model.preset} preset, "
             f"{self.strategy.num_replicas_in_sync} replica(s) ({strategy_name(self.strategy)}), global batch "
             f"{batch_size}, {steps_per_epoch} steps/epoch x {config.trainer.epochs} epochs = {total_steps} steps; "
             f"start at step {start}."
         )
-        bar = self._progress(total_steps, start, stage.name)
+        bar = self._progress(total_steps, start, name)
         t_last, images = time.perf_counter(), 0
-        losses: dict[str, float] = {}
         inject = config.trainer.inject_nan_at_step
         current = start
         try:
@@ -211,46 +248,29 @@ class Trainer:
                 nan_now = tf.constant(inject is not None and current == inject)
                 try:
                     result = train_step(iterator, tf.constant(task.log_mode(epoch)), nan_now)
-                    losses = {k: float(v) for k, v in result.items()}
+                    run.losses = {k: float(v) for k, v in result.items()}
                 except tf.errors.InvalidArgumentError as error:
                     if "input pipeline: example" not in str(error):
                         raise
                     raise TrainingError(_bad_example_message(error, config.data.dataset, current)) from None
-                if not math.isfinite(losses["total"]):
-                    last = manager.latest_checkpoint or "none (no step had completed a checkpoint)"
-                    raise TrainingDivergedError(
-                        f"The loss became {losses['total']} at step {current} of stage '{stage.name}'. The update was "
-                        f"not applied and training stopped. The last good checkpoint is kept: {last}. Lower "
-                        f"--learning_rate (now {config.optimizer.learning_rate}), add --clipnorm, or check the data."
-                    )
-                step.assign_add(1)
+                self._check_finite(run, current)
+                run.step.assign_add(1)
                 images += batch_size
                 done = current + 1
-                if preemption is not None:  # on a preemption notice: save (named by the step) and exit 42
-                    preemption.save_checkpoint_if_preempted(checkpoint_number=done)
-                if watcher is not None and watcher.requested and done < total_steps:
-                    path = manager.save(checkpoint_number=done)
-                    if bar is not None:
-                        bar.close()
-                    watcher.close()
-                    raise TrainingPreempted(
-                        f"preempted (SIGTERM) at step {done} of {total_steps} of stage '{stage.name}': checkpoint "
-                        f"{path} saved {watcher.seconds_since():.1f} s after the signal. Run the same command again to "
-                        f"continue from step {done} (exit status {EXIT_PREEMPTED})."
-                    )
+                self._check_preempted(run, done, bar)
                 if done % config.trainer.log_every_steps == 0 or done == total_steps:
                     now = time.perf_counter()
                     rate = images / max(now - t_last, 1e-9)
                     t_last, images = now, 0
-                    summaries.scalars(done, losses, _learning_rate(optimizer), rate, epoch)
+                    run.summaries.scalars(done, run.losses, _learning_rate(optimizer), rate, epoch)
                     if bar is not None:
-                        bar.set_postfix(loss=f"{losses['total']:.4f}", img_s=f"{rate:.1f}", epoch=epoch + 1)
+                        bar.set_postfix(loss=f"{run.losses['total']:.4f}", img_s=f"{rate:.1f}", epoch=epoch + 1)
                 if bar is not None:
                     bar.update(1)
                 if done % config.trainer.checkpoint_every_steps == 0 or done == total_steps:
-                    manager.save(checkpoint_number=done)
+                    run.manager.save(checkpoint_number=done)
                 if done % steps_per_epoch == 0 or done == total_steps:
-                    summaries.images_of(
+                    run.summaries.images_of(
                         done,
                         lambda: next(iter(task.build_inputs(config.data.eval_split, training=False))),
                         lambda batch: model(task.model_inputs(batch), training=False),
@@ -260,24 +280,56 @@ class Trainer:
                 raise
             if bar is not None:
                 bar.close()
-            raise WorkerLostError(_worker_lost_message(error, stage.name, current, manager, config)) from None
+            raise WorkerLostError(_worker_lost_message(error, name, current, run.manager, config)) from None
         if bar is not None:
             bar.close()
-        if watcher is not None:
-            watcher.close()
+        if run.watcher is not None:
+            run.watcher.close()
         if total_steps > start:
-            manager.save(checkpoint_number=total_steps)
+            run.manager.save(checkpoint_number=total_steps)
 
-        document = self._evaluate(task, model, stage, stage_dir, total_steps, losses)
-        summaries.evaluation(total_steps, document["metrics"])
+    def _check_finite(self, run: _StageRun, current: int) -> None:
+        """Stop on a NaN or infinite loss (the step's update was not applied), keeping the last checkpoint."""
+        loss = run.losses["total"]
+        if not math.isfinite(loss):
+            last = run.manager.latest_checkpoint or "none (no step had completed a checkpoint)"
+            raise TrainingDivergedError(
+                f"The loss became {loss} at step {current} of stage '{run.stage.name}'. The update was "
+                f"not applied and training stopped. The last good checkpoint is kept: {last}. Lower "
+                f"--learning_rate (now {self.config.optimizer.learning_rate}), add --clipnorm, or check the data."
+            )
+
+    def _check_preempted(self, run: _StageRun, done: int, bar) -> None:
+        """On a preemption notice: save the checkpoint named by the step, and stop (exit 42)."""
+        if run.preemption is not None:  # multi-worker: TF's handler saves on every worker and exits
+            run.preemption.save_checkpoint_if_preempted(checkpoint_number=done)
+        watcher = run.watcher
+        if watcher is not None and watcher.requested and done < run.total_steps:
+            path = run.manager.save(checkpoint_number=done)
+            if bar is not None:
+                bar.close()
+            watcher.close()
+            raise TrainingPreempted(
+                f"preempted (SIGTERM) at step {done} of {run.total_steps} of stage '{run.stage.name}': checkpoint "
+                f"{path} saved {watcher.seconds_since():.1f} s after the signal. Run the same command again to "
+                f"continue from step {done} (exit status {EXIT_PREEMPTED})."
+            )
+
+    def _finish(self, run: _StageRun) -> dict:
+        """Validate, then save the weights (the chief; marks the stage complete) or remove a worker's files."""
+        stage, model, total_steps = run.stage, run.model, run.total_steps
+        document = run.task.validate(
+            model, run.stage_dir.path, total_steps, run.losses, write=self.chief, say=self._say
+        )
+        run.summaries.evaluation(total_steps, document["metrics"])
         digest = weights_digest(model)
         if self.chief:
-            stage_dir.write_model(model, {**stage.to_dict(), "weights_sha256": digest})  # last: marks it complete
+            run.stage_dir.write_model(model, {**stage.to_dict(), "weights_sha256": digest})  # last: marks it complete
         else:
             task_type, task_id = self._worker()
             self.run_dir.remove_worker_stage(task_type, task_id, stage.name)
             print(
-                f"Worker {task_type}-{task_id}: stage '{stage.name}' trained steps {start}-{total_steps} of "
+                f"Worker {task_type}-{task_id}: stage '{stage.name}' trained steps {run.start}-{total_steps} of "
                 f"{total_steps}; weights sha256 {digest}; its own files removed.",
                 flush=True,
             )
@@ -288,28 +340,7 @@ class Trainer:
     def run_all(self, stages) -> dict[str, dict]:
         return {name: self.run(name) for name in stages}
 
-    # ------------------------------------------------------------------ evaluation and output
-    def _evaluate(self, task: RSNTask, model, stage: StageSpec, stage_dir: StageDir, steps: int, losses) -> dict:
-        """Score the stage on the evaluation split and write its reports (metrics.json et al.)."""
-        data = self.config.data
-        batches = task.build_inputs(data.eval_split, training=False)
-        if data.eval_batches:
-            batches = batches.take(data.eval_batches)
-        size = (task.model_config.height, task.model_config.width)
-        source = DepthSource(stage.name, stage_dir.path, lambda batch: task.validation_step(batch, model), size)
-        metric_config = MetricConfig()
-        result = evaluate_source(source, batches, metric_config, progress=False)
-        metrics = result.metrics
-        self._say(
-            "Test metrics: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "num_images")
-            + f" ({metrics['num_images']} images)"
-        )
-        settings = evaluation_settings(data.dataset, data.eval_split, size, metric_config)
-        training = {"stage": stage.name, "steps": steps, "final_losses": losses}
-        document = write_reports(stage_dir.path, stage.name, result, settings, training=training, write=self.chief)
-        return document
-
+    # ------------------------------------------------------------------ output
     def _progress(self, total: int, start: int, stage: str):
         if not self.chief:
             return None
@@ -348,20 +379,17 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-def restore_training_checkpoint(path: str, checkpoint, model, optimizer, step, say) -> None:
-    """Restore ``path``; a checkpoint of the earlier layout (the model object) is read as such, with a warning."""
+def restore_training_checkpoint(path: str, checkpoint: tf.train.Checkpoint) -> None:
+    """Restore ``path`` into ``checkpoint`` (``training_checkpoint``'s layout); any other layout is refused."""
     try:
         checkpoint.restore(path).assert_existing_objects_matched()
-        return
-    except AssertionError:
-        pass
-    legacy = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
-    legacy.restore(path).assert_existing_objects_matched()
-    say(
-        f"Warning: {path} was written by an earlier RSN-TF that saved only part of the model: the BatchNorm "
-        "statistics of layers held in lists (in a frozen module, their weights too) restart from where this "
-        "process built them. Restart the stage (remove its ckpt-* files) for an exact run."
-    )
+    except AssertionError as error:
+        stage_dir = os.path.dirname(path)
+        raise TrainingError(
+            f"{path} does not hold this stage's variables by path: it was written by an RSN-TF older than the "
+            f"checkpoint layout of training_checkpoint, or for another model ({str(error).splitlines()[0][:200]}). "
+            f"Remove {stage_dir}/ckpt-* and {stage_dir}/checkpoint to start the stage again."
+        ) from None
 
 
 def _bad_example_message(error: Exception, dataset: str, step: int) -> str:
@@ -393,6 +421,6 @@ def _worker_lost_message(error: Exception, stage: str, current: int, manager, co
         f"another worker of this multi-worker job died or stopped responding at step {current} of stage '{stage}' "
         f"(TensorFlow: {reason}). The job cannot go on without it, so this worker stopped (exit status "
         f"{EXIT_WORKER_LOST}). Restart every worker with the same command and TF_CONFIG; {resume}. A worker "
-        f"silent for {config.runtime.worker_heartbeat_timeout_s:g} s counts as dead (--worker_heartbeat_timeout), "
-        f"one all-reduce waits at most {config.runtime.collective_timeout_s:g} s (--collective_timeout)."
+        f"silent for {config.runtime.worker_heartbeat_timeout_s:g} s counts as dead (--worker_heartbeat_timeout_s), "
+        f"one all-reduce waits at most {config.runtime.collective_timeout_s:g} s (--collective_timeout_s)."
     )

@@ -2,7 +2,7 @@
 
     python -m tfds_nyu.nyu_region_support.dummy_data_generation
 
-The frames are full NYU size (480x640: the builder's features are fixed to it) but made of
+The frames are full NYU size (480x640: the real configs are fixed to it) but made of
 flat blocks, so the gzip-compressed HDF5 files stay a few KB: a wall, a floor that steps
 away from the camera, a table, an unlabelled patch with depth, and a sensor hole in
 ``rawDepths``. v2 has 5 frames in 3 scenes (official split: frames 2 and 5 are test); v1 has
@@ -16,11 +16,12 @@ import os
 
 import numpy as np
 
+from tfds_nyu.limits import NYU_SIZE
 from tfds_nyu.nyu_mat import SPLITS_FILENAME, V1_FILENAME, V2_FILENAME, write_labeled_mat, write_splits_mat
 from tfds_nyu.synthetic import V1_NAMES, V2_NAMES, RenderedFrame
 
 DUMMY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dummy_data")
-HEIGHT, WIDTH = 480, 640
+HEIGHT, WIDTH = NYU_SIZE  # the real files' size: the builder checks it
 FRAME_NAMES = ("wall", "floor", "table")  # the labels a dummy frame uses, 1-based
 COLOURS = {1: (200, 190, 170), 2: (120, 80, 50), 3: (150, 100, 60)}
 

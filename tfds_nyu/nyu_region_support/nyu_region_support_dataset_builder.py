@@ -4,16 +4,20 @@ Every example holds the RGB image, the depth, the semantic labels (class ids
 merged by name across v1 and v2) and the targets of Algorithm 1: the
 re-segmented ``regions`` and the ``region_support``.
 
-Configs:
+Configs (each declares its ``kind`` and so ``needs_manual_dir``; ``height`` x ``width`` is
+the size of the stored examples, NYU's 480x640 except where named):
   v2         the 1449 v2 frames with NYU's official 795 / 654 split (splits.mat)
   v1         the 2284 v1 frames with the paper's scene-aware split
   merged     v1 + v2 with the paper's scene-aware split (3264 / 483 in proportion)
-  h5         the sparse-to-dense / FastDepth h5 tree (train/<scene>/*.h5, val/official/*.h5):
-             no labels, so region support comes from Felzenszwalb segments (``tfds_nyu.label_free``);
-             whole scenes held out for validation, the official val as test
   synthetic  400 synthetic frames written in NYU's file layout, then read like `merged`
-  synthetic_hard       400 frames of the hard synthetic world (tfds_nyu/synthetic_hard.py), read the same way
+  synthetic_hard       400 frames of the hard synthetic world (tfds_nyu.synthetic), read the same way
   synthetic_hard_mini  32 frames of it, for tests
+  synthetic_mini       32 frames of the simple world at 96x128 (the tiny preset's size), for tests
+  h5         deprecated: the sparse-to-dense h5 tree now has its own builder, ``nyu_h5_tree``; this
+             name still builds the same examples as ``nyu_h5_tree/felzenszwalb``, with a warning
+
+The label map is a ``tfds.features.LabeledImage``: ``info.features["label"].names`` are the
+merged class names (``names[0]`` is "unlabeled"), as is ``info.metadata["class_names"]``.
 
 The real configs build from ``--manual_dir``, where files are recognised by content
 (``tfds_nyu.nyu_files``), and never wait on the dead original host unless asked
@@ -35,16 +39,17 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from tfds_nyu import label_free, nyu_files, nyu_h5, nyu_mat, splits, synthetic
-from tfds_nyu.examples import BadFrameError, bad_frame_reason, example_features, region_support_example
+from tfds_nyu import label_free, nyu_files, nyu_mat, splits, synthetic
+from tfds_nyu.builder_common import RegionSupportConfig, bad_frame, manual_dir
+from tfds_nyu.examples import bad_frame_reason, example_features, region_support_example, set_class_names
 from tfds_nyu.generation import beam_requested, split_examples
+from tfds_nyu.limits import NYU_SIZE
+from tfds_nyu.nyu_h5_tree.nyu_h5_tree_dataset_builder import NyuH5TreeConfig, h5_split_generators
 
 URLS = {key: expected.url for key, expected in nyu_files.EXPECTED.items()}
 FILENAMES = {key: expected.filename for key, expected in nyu_files.EXPECTED.items()}
-HEIGHT, WIDTH = 480, 640
 UNLABELED = "unlabeled"
-# Whole scenes of the h5 tree's train/ held out as the validation split.
-H5_VALIDATION_SCENE_FRACTION = 0.05
+H5_BUILDER = "nyu_h5_tree"  # where the h5 tree's examples are built now
 # Memory: TFDS's writer keeps up to 1 GB (tfds.core.shuffle.MAX_MEM_BUFFER_SIZE) of serialized
 # examples per split in memory before it spills them to disk, and it offers no public knob for
 # that limit. An example is ~2 MB, so a split of more than ~500 frames costs ~1 GB of RSS on top
@@ -56,8 +61,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
-class NyuRegionSupportConfig(tfds.core.BuilderConfig):
-    """Which NYU releases to read, how to split them, and where the semantic map S comes from."""
+class NyuRegionSupportConfig(RegionSupportConfig):
+    """Which NYU releases to read (or render), how to split them, and where the semantic map S comes from.
+
+    ``kind``: ``nyu_mat`` (NYU's .mat files from the manual dir), ``synthetic`` (rendered into
+    NYU's layout, any ``height`` x ``width``) or ``nyu_h5`` (the deprecated ``h5`` alias). A
+    config made without one (e.g. in a test) takes it from what it reads.
+    """
 
     sources: tuple[str, ...] = ("v2",)  # v2, v1 (labelled .mat files) or h5 (the sparse-to-dense tree)
     split_rule: str = "official"  # official (v2 splits.mat) | scene_aware (the paper's) | h5_tree
@@ -67,13 +77,22 @@ class NyuRegionSupportConfig(tfds.core.BuilderConfig):
     region_mode: str = "labels"  # tfds_nyu.label_free.REGION_MODES
 
     def __post_init__(self):
-        label_free.check_region_mode(self.region_mode)
-        if "h5" in self.sources and self.region_mode == "labels":
+        implied = "synthetic" if sum(self.synthetic_frames) > 0 else "nyu_h5" if "h5" in self.sources else "nyu_mat"
+        self.kind = self.kind or implied
+        super().__post_init__()
+        if self.kind != implied:
+            raise ValueError(
+                f"{self.name}: kind {self.kind!r} does not match what it reads (sources {self.sources}, "
+                f"synthetic_frames {self.synthetic_frames}): {implied!r}"
+            )
+        if self.kind == "nyu_h5" and self.region_mode == "labels":
             raise ValueError("region_mode: the h5 tree has no labels; use a label-free mode")
+        if self.kind == "synthetic" and self.synthetic_world not in synthetic.WORLDS:
+            raise ValueError(f"synthetic_world: {self.synthetic_world!r}, expected one of {synthetic.WORLDS}")
 
     @property
     def synthetic(self) -> bool:
-        return sum(self.synthetic_frames) > 0
+        return self.kind == "synthetic"
 
     def needed_files(self) -> list[str]:
         keys = list(self.sources)
@@ -96,26 +115,29 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         NyuRegionSupportConfig(
             name="v2",
             description="NYU Depth v2 labelled (1449 frames), official 795/654 split.",
+            kind="nyu_mat",
             sources=("v2",),
             split_rule="official",
         ),
         NyuRegionSupportConfig(
             name="v1",
             description="NYU Depth v1 labelled (2284 frames), scene-aware split.",
+            kind="nyu_mat",
             sources=("v1",),
             split_rule="scene_aware",
         ),
         NyuRegionSupportConfig(
             name="merged",
             description="v1 + v2 (3747 frames), the paper's scene-aware split (3264/483).",
+            kind="nyu_mat",
             sources=("v2", "v1"),
             split_rule="scene_aware",
         ),
         NyuRegionSupportConfig(
             name="h5",
-            description="The sparse-to-dense NYU v2 h5 tree (~47k train frames, 654 official val frames), no "
-            "labels: region support from Felzenszwalb segments of the RGB; scene-held-out validation, official "
-            "val as test.",
+            description=f"Deprecated: the sparse-to-dense NYU v2 h5 tree, now the builder {H5_BUILDER}; this "
+            f"name builds the same examples as {H5_BUILDER}/felzenszwalb.",
+            kind="nyu_h5",
             sources=("h5",),
             split_rule="h5_tree",
             region_mode=label_free.DEFAULT_LABEL_FREE_MODE,
@@ -124,15 +146,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             name="synthetic",
             description="Synthetic rooms (200 v2-format + 200 v1-format frames) written in NYU's .mat "
             "layout and read like `merged`; needs no download.",
+            kind="synthetic",
             sources=("v2", "v1"),
             split_rule="scene_aware",
             synthetic_frames=(200, 200),
         ),
         NyuRegionSupportConfig(
             name="synthetic_hard",
-            description="The hard synthetic world (tfds_nyu/synthetic_hard.py: appearance independent of class "
+            description="The hard synthetic world (tfds_nyu.synthetic: appearance independent of class "
             "and distance, rotated furniture, clutter, Kinect-like raw depth in-painted), 200 + 200 frames in "
             "NYU's .mat layout, read like `merged`.",
+            kind="synthetic",
             sources=("v2", "v1"),
             split_rule="scene_aware",
             synthetic_frames=(200, 200),
@@ -141,22 +165,33 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         NyuRegionSupportConfig(
             name="synthetic_hard_mini",
             description="16 + 16 frames of the hard synthetic world, for tests.",
+            kind="synthetic",
             sources=("v2", "v1"),
             split_rule="scene_aware",
             synthetic_frames=(16, 16),
             synthetic_world="hard",
         ),
+        NyuRegionSupportConfig(
+            name="synthetic_mini",
+            description="16 + 16 frames of the simple synthetic world at 96x128 (the tiny preset's size), for "
+            "tests and quick demos; builds in seconds.",
+            kind="synthetic",
+            height=96,
+            width=128,
+            sources=("v2", "v1"),
+            split_rule="scene_aware",
+            synthetic_frames=(16, 16),
+        ),
     ]
     DEFAULT_CONFIG_NAME = "merged"
-    _use_beam = False  # set per build from the DownloadConfig (tfds_nyu.generation)
     MANUAL_DOWNLOAD_INSTRUCTIONS = f"""
     {nyu_files.NYU_HOST_STATUS}
     Put the files for your config in the manual dir (any names):
       {FILENAMES["v2"]}  ({nyu_files.EXPECTED["v2"].size:,} bytes)  configs v2, merged
       {FILENAMES["v1"]}  (several GB)  configs v1, merged
       {FILENAMES["splits"]}  ({nyu_files.EXPECTED["splits"].size:,} bytes)  config v2
-    Config `h5` wants the sparse-to-dense tree there instead: train/<scene>/*.h5 and val/official/*.h5
-    (or a nyudepthv2/ folder holding them). Config `synthetic` needs nothing.
+    The synthetic configs need nothing. The sparse-to-dense h5 tree has its own builder, {H5_BUILDER}
+    (config `h5` here still builds it from train/<scene>/*.h5 and val/official/*.h5).
     """
 
     def __init__(
@@ -176,11 +211,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self._download = bool(download)
         self._skip_bad_frames = bool(skip_bad_frames)
         self._urls = {**URLS, **(urls or {})}
+        # Per build, set in _download_and_prepare / _split_generators.
+        self._use_beam = False
+        self._requested_manual_dir: str | None = None
+        self._mats: MatFrames | None = None
         super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
+        config = self.builder_config
         return self.dataset_info_from_configs(
-            features=example_features(HEIGHT, WIDTH),
+            # The h5 tree has no class names (as before), so its label map stays a plain Image.
+            features=example_features(config.height, config.width, labeled=config.kind != "nyu_h5"),
             supervised_keys=("image", "depth"),
             homepage="https://cs.nyu.edu/~silberman/datasets/",
             metadata=tfds.core.MetadataDict(),
@@ -196,23 +237,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     # ------------------------------------------------------------------ files
 
-    def _manual_dir(self, dl_manager) -> epath.Path:
-        """The manual dir asked for, else TFDS's (``<download_dir>/manual`` unless set otherwise)."""
-        requested = getattr(self, "_requested_manual_dir", None)
-        if requested:
-            return epath.Path(requested)
-        try:
-            return epath.Path(dl_manager.manual_dir)
-        except AssertionError:  # TFDS: its default manual dir is missing or empty; name it in our message
-            return epath.Path(dl_manager.download_dir) / "manual"
-
     def _files(self, dl_manager: tfds.download.DownloadManager) -> dict[str, epath.Path]:
         config = self.builder_config
         if config.synthetic:
             world = "" if config.synthetic_world == "simple" else f"_{config.synthetic_world}"
+            size = (config.height, config.width)
+            at = "" if size == NYU_SIZE else f"_{size[0]}x{size[1]}"  # NYU's size keeps its old folder name
             target = dl_manager.download_dir / (
                 f"synthetic{world}_nyu_s{config.synthetic_seed}_v2x{config.synthetic_frames[0]}"
-                f"_v1x{config.synthetic_frames[1]}"
+                f"_v1x{config.synthetic_frames[1]}{at}"
             )
             paths = {key: target / FILENAMES[key] for key in ("v2", "v1", "splits")}
             if not all(p.exists() for p in paths.values()):
@@ -220,7 +253,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 synthetic.generate(
                     target,
                     *config.synthetic_frames,
-                    size=(HEIGHT, WIDTH),
+                    size=size,
                     seed=config.synthetic_seed,
                     progress=True,
                     world=config.synthetic_world,
@@ -228,7 +261,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             return paths
 
         needed = config.needed_files()
-        manual = self._manual_dir(dl_manager)
+        manual = manual_dir(dl_manager, self._requested_manual_dir)
         try:
             return nyu_files.locate(manual, needed, config.name)
         except nyu_files.MissingNyuFilesError:
@@ -259,18 +292,20 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         config = self.builder_config
         self.info.metadata["region_mode"] = config.region_mode
         self.info.metadata["split_rule"] = config.split_rule
-        if config.sources == ("h5",):
+        if config.kind == "nyu_h5":
             return self._h5_split_generators(dl_manager)
         files = self._files(dl_manager)
+        size = (config.height, config.width)
         names_per_source, scenes = {}, []
         plan: list[tuple[str, int]] = []
         for source in config.sources:
-            with nyu_mat.NyuLabeledMat(files[source], source, expected_size=(HEIGHT, WIDTH)) as mat:
+            with nyu_mat.NyuLabeledMat(files[source], source, expected_size=size) as mat:
                 names_per_source[source] = mat.names
                 plan += [(source, i) for i in range(len(mat))]
                 scenes += mat.scenes
         class_names, luts = merge_class_names(names_per_source)
         self.info.metadata["class_names"] = class_names
+        set_class_names(self.info.features, class_names)
 
         if config.split_rule == "official":
             train, test = splits.read_official_split(files["splits"], num_frames=len(plan))
@@ -281,14 +316,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "train": [(*plan[i], scenes[i]) for i in sorted(train)],
             "test": [(*plan[i], scenes[i]) for i in sorted(test)],
         }
-        paths = {s: str(files[s]) for s in config.sources}
-        return {split: self._generate_examples(split, items, paths, luts) for split, items in frames.items()}
+        self._mats = MatFrames({s: str(files[s]) for s in config.sources}, size)
+        return {split: self._generate_examples(split, items, luts) for split, items in frames.items()}
 
-    def _generate_examples(self, split, frames, files, luts):
+    def _generate_examples(self, split, frames, luts):
         """One frame at a time (in process or on Beam): read it, remap its labels, run Algorithm 1."""
         make = functools.partial(
             _mat_examples,
-            files=files,
+            mats=self._mats,
             luts=luts,
             region_mode=self.builder_config.region_mode,
             skip_bad=self._skip_bad_frames,
@@ -296,111 +331,87 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return split_examples(frames, make, self._use_beam, split, lambda n: self._record_skipped(split, n))
 
     def _record_skipped(self, split: str, skipped: int) -> None:
-        _close_mats()
+        if self._mats is not None:  # the split is written: free the handles (the next split reopens them)
+            self._mats.close()
         self.info.metadata.setdefault("skipped_frames", {})[split] = skipped
         if skipped:
             log.warning(
                 "split %s: %d frame(s) skipped (no valid depth, or corrupt with skip_bad_frames)", split, skipped
             )
 
-    # ------------------------------------------------------------------ the h5 tree
+    # ------------------------------------------------------------------ the h5 tree (deprecated name)
 
     def _h5_split_generators(self, dl_manager):
-        manual = self._manual_dir(dl_manager)
-        root = nyu_h5.find_h5_root(manual) if manual.is_dir() else None
-        if root is None:
-            held = sorted(p.name for p in manual.iterdir())[:8] if manual.is_dir() else "it does not exist"
-            raise nyu_files.MissingNyuFilesError(
-                f"nyu_region_support/h5 needs the sparse-to-dense NYU h5 tree in {manual}: train/<scene>/<n>.h5 "
-                f"and val/official/<n>.h5, or a nyudepthv2/ folder holding them (it holds: {held}).\n"
-                "That tree is the nyudepthv2.tar.gz of sparse-to-dense / FastDepth, also served by several "
-                "mirrors; unpack it there and run again:\n"
-                f"  rsn-build-dataset --dataset=nyu_region_support/h5 --manual_dir={manual}"
-            )
-        frames = nyu_h5.scan_h5_tree(root)
-        train_scenes = [f.scene for f in frames if f.part == "train"]
-        held_out = splits.hash_holdout(train_scenes, H5_VALIDATION_SCENE_FRACTION)
-        self.info.metadata["h5_root"] = str(root)
-        self.info.metadata["validation_scenes"] = sorted(held_out)
-        groups = {
-            "train": [f for f in frames if f.part == "train" and f.scene not in held_out],
-            "validation": [f for f in frames if f.part == "train" and f.scene in held_out],
-            "test": [f for f in frames if f.part == "val"],
-        }
-        make = functools.partial(
-            _h5_examples, region_mode=self.builder_config.region_mode, skip_bad=self._skip_bad_frames
+        log.warning(
+            "nyu_region_support/h5 is deprecated: the h5 tree is the builder %s now (same examples as "
+            "%s/felzenszwalb); build that one instead",
+            H5_BUILDER,
+            H5_BUILDER,
         )
-        return {
-            split: split_examples(items, make, self._use_beam, split, lambda n, s=split: self._record_skipped(s, n))
-            for split, items in groups.items()
-            if items
-        }
+        config = self.builder_config
+        return h5_split_generators(
+            manual_dir(dl_manager, self._requested_manual_dir),
+            self.info.metadata,
+            region_mode=config.region_mode,
+            size=(config.height, config.width),
+            validation_scene_fraction=NyuH5TreeConfig.validation_scene_fraction,
+            skip_bad=self._skip_bad_frames,
+            use_beam=self._use_beam,
+            name=f"{self.name}/{config.name}",
+        )
 
 
 # ---------------------------------------------------------------------- per-item example makers
 # Module-level (picklable) so that the Beam route can ship them to workers; the in-process
 # route calls the very same functions (tfds_nyu.generation).
 
-_OPEN_MATS: dict[tuple[str, str], nyu_mat.NyuLabeledMat] = {}
+
+class MatFrames:
+    """Frames of the NYU .mat files of one build: one validated handle per file, opened on first use.
+
+    Pickling it (Beam ships it to workers) drops the open handles: each copy opens its own.
+    """
+
+    def __init__(self, files: dict[str, str], size: tuple[int, int]):
+        self.files = dict(files)
+        self.size = tuple(size)
+        self._open: dict[str, nyu_mat.NyuLabeledMat] = {}
+
+    def frame(self, source: str, index: int) -> nyu_mat.NyuFrame:
+        handle = self._open.get(source)
+        if handle is None:
+            handle = self._open[source] = nyu_mat.NyuLabeledMat(self.files[source], source, expected_size=self.size)
+        return handle.frame(index)
+
+    def close(self) -> None:
+        while self._open:
+            self._open.popitem()[1].close()
+
+    def __getstate__(self) -> dict:
+        return {"files": self.files, "size": self.size, "_open": {}}
 
 
-def _open_mat(path: str, source: str) -> nyu_mat.NyuLabeledMat:
-    """One validated handle per file and process, opened on first use (workers open their own)."""
-    handle = _OPEN_MATS.get((path, source))
-    if handle is None:
-        handle = _OPEN_MATS[(path, source)] = nyu_mat.NyuLabeledMat(path, source, expected_size=(HEIGHT, WIDTH))
-    return handle
-
-
-def _close_mats() -> None:
-    while _OPEN_MATS:
-        _OPEN_MATS.popitem()[1].close()
-
-
-def _bad_frame(where: str, reason: str, skip_bad: bool) -> list:
-    """Skip (with a warning; counted as skipped) or fail the build on a corrupt frame."""
-    if skip_bad:
-        log.warning("%s: %s: skipped (skip_bad_frames)", where, reason)
-        return []
-    raise BadFrameError(
-        f"{where}: {reason}. The file is corrupt there: fetch it again, or build with "
-        "rsn-build-dataset --skip_bad_frames to skip such frames (they are counted)"
-    )
-
-
-def _mat_examples(item, files: dict[str, str], luts: dict[str, np.ndarray], region_mode: str, skip_bad: bool = False):
+def _mat_examples(
+    item: tuple[str, int, str], mats: MatFrames, luts: dict[str, np.ndarray], region_mode: str, skip_bad: bool = False
+) -> list[tuple[str, dict]]:
     source, index, scene = item
-    where = f"{files[source]}: frame {index} ({scene})"
+    where = f"{mats.files[source]}: frame {index} ({scene})"
     try:
-        frame = _open_mat(files[source], source).frame(index)
+        frame = mats.frame(source, index)
     except nyu_mat.NyuFormatError as error:  # unreadable bytes, or a class id beyond the names table
         if not skip_bad:
             raise
-        return _bad_frame(where, str(error), skip_bad)
+        return bad_frame(where, str(error), skip_bad)
     reason = bad_frame_reason(frame.image, frame.depth)
     if reason:
-        return _bad_frame(where, reason, skip_bad)
+        return bad_frame(where, reason, skip_bad)
     depth = np.where(frame.depth > 0, frame.depth, 0.0).astype(np.float32)
     if not depth.any():
-        log.warning("%s frame %d (%s) has no valid depth: skipped", files[source], index, scene)
+        log.warning("%s frame %d (%s) has no valid depth: skipped", mats.files[source], index, scene)
         return []
     key = f"{source}_{index:05d}"
     labels = luts[source][frame.labels]
     return [(key, region_support_example(key, frame.image, depth, labels, region_mode, source, scene))]
-
-
-def _h5_examples(frame: nyu_h5.H5Frame, region_mode: str, skip_bad: bool = False):
-    """One h5 file at a time: memory does not grow with the size of the tree."""
-    image, depth = nyu_h5.read_h5_frame(frame.path)
-    reason = bad_frame_reason(image, depth)
-    if reason:
-        return _bad_frame(str(frame.path), reason, skip_bad)
-    if depth.shape != (HEIGHT, WIDTH):
-        raise nyu_h5.NyuH5Error(f"{frame.path}: {depth.shape[0]}x{depth.shape[1]}, expected {HEIGHT}x{WIDTH}")
-    if not depth.any():
-        log.warning("%s has no valid depth: skipped", frame.path)
-        return []
-    return [(frame.key, region_support_example(frame.key, image, depth, None, region_mode, "h5", frame.scene))]
 
 
 def merge_class_names(names_per_source: dict[str, list[str]]) -> tuple[list[str], dict[str, np.ndarray]]:

@@ -27,6 +27,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from tfds_nyu import label_free, rgbd_frames, splits
+from tfds_nyu.builder_common import RegionSupportConfig
 from tfds_nyu.examples import example_features, region_support_example
 from tfds_nyu.generation import beam_requested, split_examples
 
@@ -36,19 +37,18 @@ ORIGIN = "rgbd_folder"
 
 
 @dataclasses.dataclass
-class RgbdFolderConfig(tfds.core.BuilderConfig):
-    """Output size, depth units, region mode and the fallback split of an RGB-D folder."""
+class RgbdFolderConfig(RegionSupportConfig):
+    """Output size (``height`` x ``width``, any), depth units, region mode and the fallback split of a folder."""
 
-    height: int = 480
-    width: int = 640
+    kind: str = "rgbd_folder"
     depth_scale: float = 1000.0  # depth PNG units per metre: 1000 = mm (Kinect, RealSense), 5000 = TUM
     region_mode: str = label_free.DEFAULT_LABEL_FREE_MODE
     test_fraction: float = 0.2  # of the stems, when the folder gives no split
 
     def __post_init__(self):
-        label_free.check_region_mode(self.region_mode)
-        if self.height < 8 or self.width < 8:
-            raise ValueError(f"height, width: must be at least 8, got {self.height}x{self.width}")
+        super().__post_init__()
+        if self.kind != "rgbd_folder":
+            raise ValueError(f"{self.name}: an RGB-D folder config's kind is rgbd_folder, got {self.kind!r}")
         if not self.depth_scale > 0:
             raise ValueError(f"depth_scale: must be > 0 (units per metre), got {self.depth_scale}")
 
@@ -69,13 +69,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         _config("labels", "S = the folder's labels/ (every frame must have one), as in the paper."),
     ]
     DEFAULT_CONFIG_NAME = label_free.DEFAULT_LABEL_FREE_MODE
-    _use_beam = False  # set per build from the DownloadConfig (tfds_nyu.generation)
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Pass your RGB-D folder as the manual dir. It holds rgb/<stem>.png|jpg, depth/<stem>.png (16-bit,
     1000 per metre unless the config's depth_scale says otherwise) or depth/<stem>.npy (metres),
     optional labels/<stem>.png and cameras.json, and optionally train/ and test/ subfolders with the
     same layout, or train.txt and test.txt listing stems.
     """
+
+    def __init__(self, **kwargs):
+        self._use_beam = False  # set per build from the DownloadConfig (tfds_nyu.generation)
+        super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
         config = self.builder_config
@@ -144,7 +147,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self.info.metadata.setdefault("skipped_frames", {})[split] = skipped
 
 
-def _folder_examples(frame: rgbd_frames.FolderFrame, size: tuple[int, int], depth_scale: float, region_mode: str):
+def _folder_examples(
+    frame: rgbd_frames.FolderFrame, size: tuple[int, int], depth_scale: float, region_mode: str
+) -> list[tuple[str, dict]]:
     """One frame: read, check, fit to size, then Algorithm 1 on the mode's semantic map (picklable for Beam)."""
     rgb, depth, labels = rgbd_frames.read_frame(frame, depth_scale)
     rgb, depth, labels, camera = rgbd_frames.fit_to_size(rgb, depth, labels, frame.camera, size)

@@ -1,47 +1,29 @@
-"""Synthetic indoor scenes written in NYU Depth's exact file layout.
+"""The simple synthetic world (the demo's): furnished boxes of rooms where the photo gives a lot away.
 
-The real NYU files cannot be downloaded on our machines, so this module renders
-small indoor rooms and writes them as ``nyu_depth_v2_labeled.mat`` and
-``nyu_depth_data_labeled.mat`` (MATLAB v7.3 / HDF5: the same keys, transposed
-shapes, dtypes, ``MATLAB_class`` attributes and cell strings referencing
-``#refs#``), plus a MATLAB v5 ``splits.mat``. The dataset builder then reads
-them through exactly the code path used for the real files.
-
-Rendering: one ray per pixel through the Kinect colour intrinsics, intersected
-with the room's walls, floor and ceiling and with axis-aligned furniture boxes
-that occlude one another. Depth is the camera-z distance in metres (NYU's
-convention). Labels come from a small NYU-like vocabulary; v1 and v2 number it
-differently, so merging by name is exercised. Colour is shaded per class with
-world-space texture, a point light with distance fall-off and a little haze, so
-that depth can be learned from appearance. Several frames of one scene come
-from different camera poses. Everything is deterministic given the seed.
-
-    rsn-synthesize OUT_DIR --v2_frames=120 --v1_frames=120
+Rendering: one ray per pixel through the Kinect colour intrinsics, intersected with the
+room's walls, floor and ceiling and with axis-aligned furniture boxes that occlude one
+another. Depth is the camera-z distance in metres (NYU's convention). Labels come from a
+small NYU-like vocabulary; v1 and v2 number it differently, so merging by name is
+exercised. Colour is shaded per class with world-space texture, a point light with
+distance fall-off and a little haze, so that depth can be learned from appearance. Several
+frames of one scene come from different camera poses. The raw depth is the shared Kinect
+model's ``SIMPLE`` preset (``tfds_nyu.synthetic.kinect``); ``depth`` is the rendered depth,
+without holes. Deterministic in (seed, scene, pose).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import zlib
-from collections.abc import Iterator
 
 import numpy as np
-from etils import epath
 
 from tfds_nyu.kinect_camera import intrinsics_for
-from tfds_nyu.nyu_mat import SPLITS_FILENAME, V1_FILENAME, V2_FILENAME, write_labeled_mat, write_splits_mat
+from tfds_nyu.synthetic import kinect
+from tfds_nyu.synthetic.frame import MAX_DEPTH, RenderedFrame
 
-__all__ = [
-    "V1_NAMES",
-    "V2_NAMES",
-    "Scene",
-    "RenderedFrame",
-    "make_scene",
-    "render",
-    "generate",
-]
+__all__ = ["V1_NAMES", "V2_NAMES", "Box", "Scene", "make_scene", "render"]
 
 
 # NYU-like vocabularies. v1 numbers classes differently, lacks 'lamp' and adds 'blinds'.
@@ -100,7 +82,6 @@ _ALBEDO = {
     "blinds": (0.85, 0.85, 0.8),
 }
 _SCENE_TYPES = ("bedroom", "living_room", "office", "study")
-MAX_DEPTH = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,16 +102,6 @@ class Scene:
     boxes: tuple[Box, ...]
     light: tuple[float, float, float]
     seed: int
-
-
-@dataclasses.dataclass(frozen=True)
-class RenderedFrame:
-    image: np.ndarray  # (H, W, 3) uint8
-    depth: np.ndarray  # (H, W) float32 metres, no holes
-    raw_depth: np.ndarray  # (H, W) float32 metres, with Kinect-like holes (0)
-    labels: np.ndarray  # (H, W) uint16: k means label_names[k - 1]
-    label_names: tuple[str, ...]
-    instances: np.ndarray  # (H, W) uint8: 0 = room, k = the k-th furniture box
 
 
 def _box_on_floor(rng, name, room, footprint, height, y_range, against_wall=False) -> Box:
@@ -275,7 +246,7 @@ def render(scene: Scene, pose: int, height: int = 480, width: int = 640) -> Rend
     image = _shade(scene, names, class_index, point, normal, tint, depth, rng)
     labels = (class_index + 1).astype(np.uint16)  # 1-based index into ``names``
     depth32 = np.clip(depth, 0.3, MAX_DEPTH).astype(np.float32)
-    raw = _kinect_holes(depth32, rng)
+    raw = kinect.raw_depth(depth32, rng, kinect.SIMPLE)
     return RenderedFrame(image, depth32, raw, labels, tuple(names), instance)
 
 
@@ -299,145 +270,3 @@ def _shade(scene, names, class_index, point, normal, tint, depth, rng) -> np.nda
     color *= np.exp(-0.035 * depth)[..., None]  # haze: far things are dimmer
     color += rng.normal(0.0, 0.008, color.shape)
     return (np.clip(color, 0, 1) ** (1 / 2.2) * 255 + 0.5).astype(np.uint8)
-
-
-def _kinect_holes(depth: np.ndarray, rng) -> np.ndarray:
-    """Kinect-like raw depth: holes at depth discontinuities and scattered dropouts."""
-    gy, gx = np.gradient(depth)
-    raw = depth.copy()
-    raw[np.hypot(gx, gy) > 0.15] = 0.0
-    raw[rng.random(depth.shape) < 0.01] = 0.0
-    raw[depth > 9.5] = 0.0
-    return raw
-
-
-def _plan(num_frames: int, seed: int, first_scene: int, frames_per_scene: tuple[int, int]) -> list[tuple[int, int]]:
-    """(scene index, pose) per frame: scenes with varied frame counts, as in NYU."""
-    rng = np.random.default_rng([seed, first_scene, 7])
-    plan, scene = [], first_scene
-    while len(plan) < num_frames:
-        count = int(rng.integers(frames_per_scene[0], frames_per_scene[1] + 1))
-        plan += [(scene, pose) for pose in range(count)]
-        scene += 1
-    return plan[:num_frames]
-
-
-WORLDS = ("simple", "hard")
-
-
-def _world(world: str):
-    """(make scene, render, v2 class table, v1 class table) of a world."""
-    if world == "simple":
-        return make_scene, render, V2_NAMES, V1_NAMES
-    if world == "hard":
-        from tfds_nyu import synthetic_hard  # imports this module: load it only when asked
-
-        return (
-            synthetic_hard.make_hard_scene,
-            synthetic_hard.render_hard,
-            synthetic_hard.HARD_V2_NAMES,
-            (synthetic_hard.HARD_V1_NAMES),
-        )
-    raise ValueError(f"world: unknown synthetic world {world!r}; choose from {', '.join(WORLDS)}")
-
-
-def _render_task(task: tuple[int, int, int, tuple[int, int], str]) -> tuple[RenderedFrame, str, str]:
-    scene_index, pose, seed, size, world = task
-    make, draw, _, _ = _world(world)
-    scene = make(scene_index, seed)
-    return draw(scene, pose, *size), scene.name, scene.scene_type
-
-
-def _frames(plan, seed, size, workers: int = 1, world: str = "simple") -> Iterator[tuple[RenderedFrame, str, str]]:
-    """Rendered frames in plan order. Every frame depends only on (seed, scene, pose), so
-    rendering them concurrently gives the same files as rendering them in order.
-
-    Threads, not processes: the renderer's numpy kernels release the GIL (about 2x one thread
-    on 2 cores, BENCHMARKS.md), and a thread pool never re-imports the caller's ``__main__``. A spawn-based
-    process pool did, so a build started from a script on standard input, or from a script
-    without an ``if __name__ == "__main__":`` guard, respawned its workers forever.
-    """
-    tasks = [(scene_index, pose, seed, tuple(size), world) for scene_index, pose in plan]
-    if workers <= 1 or len(tasks) < 8:
-        yield from map(_render_task, tasks)
-        return
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(workers, thread_name_prefix="rsn-render") as pool:
-        # A bounded window of frames in flight keeps memory flat however many frames there are
-        # (Executor.map would submit them all and hold every finished frame until it is read).
-        window = 4 * workers
-        pending = deque(pool.submit(_render_task, t) for t in tasks[:window])
-        for task in tasks[window:]:
-            yield pending.popleft().result()
-            pending.append(pool.submit(_render_task, task))
-        while pending:
-            yield pending.popleft().result()
-
-
-def generate(
-    out_dir: str | epath.PathLike,
-    v2_frames: int = 120,
-    v1_frames: int = 120,
-    size: tuple[int, int] = (480, 640),
-    seed: int = 0,
-    progress: bool = False,
-    workers: int | None = None,
-    world: str = "simple",
-) -> dict[str, epath.Path]:
-    """Write ``nyu_depth_v2_labeled.mat``, ``nyu_depth_data_labeled.mat`` and ``splits.mat``.
-
-    v2 has scenes of 1-10 frames; v1 has fewer, longer scenes of 6-16 frames; a few
-    v1 scenes share names (and rooms) with v2 scenes, as in the real data. Returns
-    the written paths. Files are written to a temporary name and renamed, so an
-    interrupted run never leaves a file that looks complete. Frames are rendered by
-    ``workers`` threads (default: one per core, at most 4) and written in order. ``world`` is
-    ``simple`` (this module's rooms) or ``hard`` (``tfds_nyu.synthetic_hard``).
-    """
-    _, _, v2_names, v1_names = _world(world)
-    if workers is None:
-        workers = min(4, os.cpu_count() or 1)
-    out = epath.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    v2_plan = _plan(v2_frames, seed, 0, (1, 10))
-    # v1 starts a few scenes before v2's last ones, so some scene names occur in both.
-    v1_first = max(0, v2_plan[-1][0] - 1) if v2_plan else 0
-    v1_plan = _plan(v1_frames, seed, v1_first, (6, 16))
-    paths = {"v2": out / V2_FILENAME, "v1": out / V1_FILENAME, "splits": out / SPLITS_FILENAME}
-    bar = _progress(v2_frames + v1_frames, progress)
-    for version, plan, names in (("v2", v2_plan, v2_names), ("v1", v1_plan, v1_names)):
-        if not plan:
-            paths.pop(version)
-            continue
-        tmp = paths[version].parent / (paths[version].name + ".incomplete")
-        write_labeled_mat(tmp, version, bar(_frames(plan, seed, size, workers, world)), len(plan), names, size)
-        tmp.rename(paths[version])
-    # An 'official' v2 split: whole scenes alternate between train and test (about 55/45 as NYU).
-    scene_of = [s for s, _ in v2_plan]
-    if scene_of:
-        test = [i + 1 for i, s in enumerate(scene_of) if s % 9 in (1, 4, 7, 8)]
-        train = [i + 1 for i, s in enumerate(scene_of) if s % 9 not in (1, 4, 7, 8)]
-        if not test:  # tiny files: keep both splits non-empty
-            test = [train.pop()]
-        if not train and len(test) > 1:
-            train = [test.pop(0)]
-        write_splits_mat(paths["splits"], train, test)
-    else:
-        paths.pop("splits")
-    return paths
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return lambda it: it
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, desc="rendering synthetic NYU frames", unit="frame")
-
-    def wrap(it):
-        for item in it:
-            yield item
-            bar.update(1)
-
-    return wrap
