@@ -1,7 +1,7 @@
 """Building on Apache Beam (DirectRunner, multi-processing) with 1 and 2 workers, against the in-process build.
 
 Writes ``--frames`` frames in the NYU h5 layout and as an RGB-D folder (synthetic renders,
-our writers), then builds ``nyu_region_support/h5`` and ``rgbd_folder`` three ways, each in
+our writers), then builds ``nyu_h5_tree`` and ``rgbd_folder`` three ways, each in
 a child process: in process (the baseline), and on the DirectRunner in multi-processing mode
 with 1 and with 2 workers. Reported: frames/s of the build and the peak RSS summed over the
 child and all its worker processes (sampled every 0.2 s), each as a ratio against the
@@ -91,7 +91,7 @@ def main(positionals: list[str]) -> int:
     print(f"cores: {os.cpu_count()}\n")
     print("| dataset | route | frames/s | vs in-process | peak RSS, all processes (MB) | vs in-process |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for dataset, manual in (("nyu_region_support/h5", tree), ("rgbd_folder", folder)):
+    for dataset, manual in (("nyu_h5_tree", tree), ("rgbd_folder", folder)):
         rows = {}
         for workers in (0, 1, 2):
             data_dir = os.path.join(FLAGS.workdir, f"data_{dataset.split('/')[0]}_{workers}")

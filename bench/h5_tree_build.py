@@ -1,4 +1,4 @@
-"""Building nyu_region_support/h5 from the sparse-to-dense h5 tree: frames/s and peak RSS.
+"""Building nyu_h5_tree from the sparse-to-dense h5 tree: frames/s and peak RSS.
 
 Writes a tree of ``--frames`` frames in the exact layout (train/<scene>/<n>.h5 with
 ``rgb`` 3x480x640 uint8 and ``depth`` 480x640 float32, plus val/official/<n>.h5) from
@@ -39,7 +39,7 @@ import json, os, resource, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from tfds_nyu.nyu_region_support import Builder
+from tfds_nyu.nyu_h5_tree import Builder
 from tfds_nyu import nyu_h5
 from tfds_nyu.examples import region_support_example
 from tfds_nyu.label_free import DEFAULT_LABEL_FREE_MODE
@@ -55,7 +55,7 @@ if {what!r} == "reader":
             out["peak_rss_mb_third"] = peak()
     out["frames"] = len(frames)
 elif {what!r} == "build":
-    b = Builder(config="h5", data_dir={data_dir!r})
+    b = Builder(config="felzenszwalb", data_dir={data_dir!r})
     b.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir={tree!r}))
     out["frames"] = sum(s.num_examples for s in b.info.splits.values())
 out["seconds"] = time.perf_counter() - t0

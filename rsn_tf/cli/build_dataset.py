@@ -3,10 +3,10 @@
     rsn-build-dataset --dataset=nyu_region_support/v2 --manual_dir=~/nyu        # .mat files, any names
     rsn-build-dataset --dataset=nyu_region_support/v2 --download                 # try the original host (10 s)
     rsn-build-dataset --dataset=nyu_region_support/v2 --mirror=v2=https://... --mirror=splits=https://...
-    rsn-build-dataset --dataset=nyu_region_support/h5 --manual_dir=~/nyudepthv2  # the sparse-to-dense tree
+    rsn-build-dataset --dataset=nyu_h5_tree --manual_dir=~/nyudepthv2           # the sparse-to-dense tree
     rsn-build-dataset --dataset=rgbd_folder --manual_dir=~/my_rgbd               # your own RGB-D folder
     rsn-build-dataset --dataset=rgbd_folder/tum --manual_dir=~/tum --depth_scale=5000 --height=240 --width=320
-    rsn-build-dataset --dataset=nyu_region_support/h5 --manual_dir=~/nyudepthv2 --beam_workers=8   # Beam, locally
+    rsn-build-dataset --dataset=nyu_h5_tree --manual_dir=~/nyudepthv2 --beam_workers=8   # Beam, locally
     rsn-build-dataset ... --beam_pipeline_options=runner=DataflowRunner,project=P,...            # Beam, a cluster
 
 It does what ``tfds build`` does, through the TFDS Python API (TFDS 4.9.10's ``tfds`` command
@@ -27,7 +27,9 @@ from rsn_tf.cli import common
 
 FLAGS = common.new_flag_values()
 _F = dict(flag_values=FLAGS)
-flags.DEFINE_string("dataset", None, "nyu_region_support/<config> or rgbd_folder[/<config>].", **_F)
+flags.DEFINE_string(
+    "dataset", None, "nyu_region_support/<config>, nyu_h5_tree[/<config>] or rgbd_folder[/<config>].", **_F
+)
 flags.DEFINE_string("manual_dir", None, "Where your files are: NYU .mat files, the h5 tree, or the RGB-D folder.", **_F)
 flags.DEFINE_string("data_dir", None, "TFDS data dir (default: TFDS's, ~/tensorflow_datasets).", **_F)
 flags.DEFINE_boolean(
@@ -95,8 +97,20 @@ def _builder_kwargs(name: str, config: str | None) -> dict:
             "urls": urls,
             "skip_bad_frames": FLAGS.skip_bad_frames,
         }
+    if name == "nyu_h5_tree":
+        if custom or FLAGS.download or FLAGS.mirror:
+            raise common.CliError(
+                "--download, --mirror and custom configs are not for nyu_h5_tree; it reads the h5 tree in --manual_dir"
+            )
+        if not FLAGS.manual_dir:
+            raise common.CliError("--manual_dir: nyu_h5_tree needs the dir holding the nyudepthv2/ h5 tree")
+        return {
+            "config": config or tfds_nyu.NyuH5TreeBuilder.DEFAULT_CONFIG_NAME,
+            "skip_bad_frames": FLAGS.skip_bad_frames,
+        }
     raise common.CliError(
-        f"--dataset={FLAGS.dataset!r}: expected nyu_region_support/<config> or rgbd_folder[/<config>]"
+        f"--dataset={FLAGS.dataset!r}: expected nyu_region_support/<config>, nyu_h5_tree[/<config>] or "
+        "rgbd_folder[/<config>]"
     )
 
 
@@ -140,7 +154,9 @@ def _build(positionals: list[str]) -> int:
 
     import tfds_nyu
 
-    cls = tfds_nyu.RgbdFolderBuilder if name == "rgbd_folder" else tfds_nyu.Builder
+    cls = {"rgbd_folder": tfds_nyu.RgbdFolderBuilder, "nyu_h5_tree": tfds_nyu.NyuH5TreeBuilder}.get(
+        name, tfds_nyu.Builder
+    )
     try:
         builder = cls(data_dir=FLAGS.data_dir, **kwargs)
     except ValueError as error:  # an unknown config name or a bad custom value

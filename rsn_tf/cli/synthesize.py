@@ -4,7 +4,7 @@
 
 Writes nyu_depth_v2_labeled.mat, nyu_depth_data_labeled.mat and splits.mat into
 OUT_DIR; a TFDS build with --manual_dir=OUT_DIR then reads them exactly like the real
-files (tfds_nyu/synthetic.py and synthetic_hard.py say how the scenes of each world are made).
+files (tfds_nyu/synthetic/simple.py and hard.py say how the scenes of each world are made).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ flags.DEFINE_enum(
     "world",
     "simple",
     ["simple", "hard"],
-    "simple: the demo's rooms (tfds_nyu/synthetic.py); hard: appearance independent of class and distance, "
-    "clutter, Kinect-like raw depth (tfds_nyu/synthetic_hard.py).",
+    "simple: the demo's rooms (tfds_nyu/synthetic/simple.py); hard: appearance independent of class and distance, "
+    "clutter, Kinect-like raw depth (tfds_nyu/synthetic/hard.py).",
     flag_values=FLAGS,
 )
 flags.DEFINE_integer("workers", None, "Rendering threads (default: one per core, at most 4).", flag_values=FLAGS)
