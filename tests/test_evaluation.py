@@ -446,17 +446,14 @@ def test_a_teacher_forced_stage_dir_is_fed_the_ground_truth_region_support(tmp_p
 
     from rsn_tf.depth_sources import load_source
     from rsn_tf.models import RegionSupportNetwork, get_preset
+    from rsn_tf.run_dir import StageDir
     from rsn_tf.schedule import STAGES
 
     config = get_preset("tiny", height=24, width=32)
     model = RegionSupportNetwork(config, teacher_forcing=True)
     model.build()
     stage_dir = tmp_path / "refinement"
-    stage_dir.mkdir()
-    for module in ("generation", "refinement"):
-        getattr(model, module).save_weights(str(stage_dir / f"{module}.weights.h5"))
-    (stage_dir / "model_config.json").write_text(json.dumps(config.to_dict()))
-    (stage_dir / "stage.json").write_text(json.dumps(STAGES["refinement"].to_dict()))
+    StageDir(str(stage_dir)).write_model(model, STAGES["refinement"].to_dict())  # a finished stage's files
     rng = np.random.default_rng(1)
     batch = {
         "image": rng.uniform(0, 255, (2, 24, 32, 3)).astype(np.float32),

@@ -168,7 +168,7 @@ def test_rsn_build_dataset_downloads_from_a_mirror_with_the_flag(tmp_path, mirro
         (["--dataset=rgbd_folder", "--manual_dir=.", "--depth_scale=5000"], "a custom config needs its own name"),
         (["--dataset=rgbd_folder/mine"], "--manual_dir: rgbd_folder needs your RGB-D folder"),
         (["--dataset=nyu_region_support/v2", "--height=10"], "only rgbd_folder takes a custom config"),
-        (["--dataset=imagenet"], "expected nyu_region_support/<config> or rgbd_folder[/<config>]"),
+        (["--dataset=imagenet"], "expected nyu_region_support/<config>, nyu_h5_tree[/<config>] or rgbd_folder"),
         (["--dataset=nyu_region_support/v3"], "--dataset=nyu_region_support/v3:"),
     ],
 )
