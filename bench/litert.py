@@ -40,8 +40,9 @@ def main(positionals: list[str]) -> int:
     import tensorflow as tf
 
     from rsn_tf.metrics import compute_depth_metrics
+    from rsn_tf.model_loading import LiteRTModel
     from rsn_tf.serving.exporter import export_saved_model
-    from rsn_tf.serving.litert import LITERT_VARIANTS, LiteRTModel, export_litert
+    from rsn_tf.serving.litert import LITERT_VARIANTS, export_litert
     from rsn_tf.serving.onnx_export import OnnxModel, export_onnx
 
     model, stage, rgb, gt, keys = demo_split.load(FLAGS.model)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rsn_tf.errors import UserError
+from rsn_tf.least_squares import least_squares_fit
 
 __all__ = [
     "MODELS",
@@ -37,7 +38,6 @@ __all__ = [
     "parse_known",
     "load_sparse_depth",
     "known_from_sparse",
-    "least_squares_fit",
     "fit_calibration",
     "calibrate",
 ]
@@ -172,15 +172,6 @@ def known_from_sparse(sparse: np.ndarray, height: int, width: int, source: str =
         rows = np.minimum(((rows + 0.5) * height / h).astype(int), height - 1)
         cols = np.minimum(((cols + 0.5) * width / w).astype(int), width - 1)
     return KnownDepths(rows, cols, metres, source)
-
-
-def least_squares_fit(x: np.ndarray, y: np.ndarray, model: str = "scale_shift") -> tuple[float, float]:
-    """``(s, t)`` minimising ``sum((s x + t - y)^2)`` (``t`` = 0 for ``model="scale"``)."""
-    if model == "scale":
-        return float(np.dot(x, y) / np.dot(x, x)), 0.0
-    design = np.stack([x, np.ones_like(x)], axis=1)
-    (s, t), *_ = np.linalg.lstsq(design, y, rcond=None)
-    return float(s), float(t)
 
 
 def _calibrated(pred: np.ndarray, s: float, t: float, space: str) -> np.ndarray:

@@ -28,7 +28,8 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from rsn_tf.run_dir import MANIFEST_FILE, MODEL_CONFIG_FILE, RunDir, RunDirError, StageDir
+from rsn_tf.model_loading import LiteRTModel, ModelLoadError, load_keras_file
+from rsn_tf.run_dir import MANIFEST_FILE, RunDir, RunDirError, StageDir
 
 __all__ = ["DepthSource", "SourceError", "constant_source", "keras_source", "load_source"]
 
@@ -144,8 +145,6 @@ def _stored_source(name: str, path: str) -> DepthSource:
 
 
 def _litert_source(name: str, path: str) -> DepthSource:
-    from rsn_tf.serving.litert import LiteRTModel
-
     try:
         litert = LiteRTModel(path)
     except (ValueError, RuntimeError) as error:
@@ -191,8 +190,6 @@ def load_source(
     confidence map; a SavedModel does when it was exported with --include_confidence (with
     the signals chosen then); other sources return None for it.
     """
-    from rsn_tf.serving.exporter import ExportError, load_keras_file
-
     if path.startswith(CONSTANT_PREFIX):
         try:
             return constant_source(float(path[len(CONSTANT_PREFIX) :]), name)
@@ -208,7 +205,7 @@ def load_source(
             raise SourceError(f"{path}: file not found")
         try:
             return keras_source(label, path, load_keras_file(path), confidence=confidence)
-        except ExportError as error:
+        except ModelLoadError as error:
             raise SourceError(str(error)) from error
     if not os.path.isdir(path):
         raise SourceError(f"{path}: no such file or directory")
@@ -220,7 +217,7 @@ def load_source(
     )
     if versions:
         return _saved_model_source(name or f"{label}/{versions[0]}", os.path.join(path, str(versions[0])))
-    if os.path.exists(os.path.join(path, MANIFEST_FILE)) or os.path.exists(os.path.join(path, MODEL_CONFIG_FILE)):
+    if os.path.exists(os.path.join(path, MANIFEST_FILE)):
         return _stage_source(StageDir(path), name, confidence)
     run = RunDir(path)
     if run.complete_stages():

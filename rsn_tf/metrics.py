@@ -2,7 +2,8 @@
 
 Conventions (BTS, AdaBins, ZoeDepth, Depth Anything):
 
-* valid pixels: ``min_depth < gt < max_depth`` (strict; 1e-3 and 10 m for NYU), and
+* valid pixels: ``min_depth < gt < max_depth`` (strict; ``VALID_DEPTH_RANGE_M``, 1e-3 and 10 m
+  for NYU: the one definition that metrics, protocol, rsn-evaluate and the serving bundle read), and
   finite; optionally also inside the Eigen (NYU) or Garg (KITTI) crop;
 * predictions: NaN and -inf become ``min_depth``, +inf becomes ``max_depth``,
   then everything is clamped to ``[min_depth, max_depth]``;
@@ -11,22 +12,22 @@ Conventions (BTS, AdaBins, ZoeDepth, Depth Anything):
   gives the other aggregation in use, every valid pixel of the set weighing the same;
   both come from the same per-pixel sums (``per_image_sums``).
 
-Two implementations share these rules: ``compute_depth_metrics`` (numpy, for
-offline evaluation) and the streaming ``keras.metrics.Metric`` classes (for
-training loops). Tests hold them to 1e-5 of each other.
+``compute_depth_metrics`` (numpy) implements them; training validates through it too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from rsn_tf.calibration import least_squares_fit
+from rsn_tf.least_squares import least_squares_fit
+
+# NYU's valid ground-truth depth (metres, exclusive at both ends): the field's convention.
+VALID_DEPTH_RANGE_M: tuple[float, float] = (1e-3, 10.0)
 
 __all__ = [
+    "VALID_DEPTH_RANGE_M",
     "METRIC_NAMES",
     "MetricConfig",
     "CROPS",
@@ -42,8 +43,6 @@ __all__ = [
     "valid_mask",
     "per_image_metrics",
     "compute_depth_metrics",
-    "DepthMetric",
-    "depth_metrics",
 ]
 
 METRIC_NAMES: tuple[str, ...] = (
@@ -81,8 +80,8 @@ class MetricConfig:
     relative-depth models and fair comparisons with them; the paper's numbers use neither.
     """
 
-    min_depth: float = 1e-3
-    max_depth: float = 10.0
+    min_depth: float = VALID_DEPTH_RANGE_M[0]
+    max_depth: float = VALID_DEPTH_RANGE_M[1]
     crop: str = "none"
     alignment: str = "none"
 
@@ -160,7 +159,7 @@ def align_prediction(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, alignme
         median = np.median(p)
         return pred * (np.median(g) / median) if median > 0 else pred
     if alignment == "least_squares":
-        scale, shift = least_squares_fit(p, g)  # the calibration's own fit (rsn_tf/calibration.py)
+        scale, shift = least_squares_fit(p, g)  # the same fit rsn_tf/calibration.py uses
         return pred * scale + shift
     raise ValueError(f"alignment={alignment!r}: expected one of {', '.join(ALIGNMENTS)}")
 
@@ -277,114 +276,3 @@ def compute_depth_metrics(pred: np.ndarray, gt: np.ndarray, config: MetricConfig
     }
     result["num_images"] = int(counted.sum())
     return result
-
-
-# --------------------------------------------------------------------------------------
-# Streaming Keras metrics
-# --------------------------------------------------------------------------------------
-
-
-def _tf_per_image(name: str, pred: tf.Tensor, gt: tf.Tensor, config: MetricConfig) -> tuple[tf.Tensor, tf.Tensor]:
-    """(values, counted) for a (B, H, W) batch: one metric value per image and a 0/1 weight."""
-    pred = tf.cast(pred, tf.float32)
-    gt = tf.cast(gt, tf.float32)
-    lo, hi = config.min_depth, config.max_depth
-    pred = tf.where(tf.math.is_nan(pred), lo, pred)
-    pred = tf.clip_by_value(pred, lo, hi)  # also maps +-inf to the bounds
-    mask = tf.math.is_finite(gt) & (gt > lo) & (gt < hi)
-    if config.alignment != "none":
-        raise ValueError("the streaming depth metrics score raw predictions; alignment is for offline evaluation")
-    if config.crop != "none":
-        mask &= tf.constant(crop_mask(config.crop, gt.shape[1], gt.shape[2]))[None]
-    weight = tf.cast(mask, tf.float32)
-    n = tf.reduce_sum(weight, axis=[1, 2])
-    counted = tf.cast(n > 0, tf.float32)
-    safe_gt = tf.where(mask, gt, 1.0)
-    safe_pred = tf.where(mask, pred, 1.0)
-
-    def mean(x: tf.Tensor) -> tf.Tensor:
-        return tf.reduce_sum(x * weight, axis=[1, 2]) / tf.maximum(n, 1.0)
-
-    diff = safe_gt - safe_pred
-    log_err = tf.math.log(safe_pred) - tf.math.log(safe_gt)
-    if name == "abs_rel":
-        value = mean(tf.abs(diff) / safe_gt)
-    elif name == "sq_rel":
-        value = mean(diff**2 / safe_gt)
-    elif name == "rmse":
-        value = tf.sqrt(mean(diff**2))
-    elif name == "rmse_log":
-        value = tf.sqrt(mean(log_err**2))
-    elif name == "rmse_log10":
-        value = tf.sqrt(mean((log_err / np.log(10.0)) ** 2))
-    elif name == "log10":
-        value = mean(tf.abs(log_err) / np.log(10.0))
-    elif name.startswith("delta"):
-        k = int(name[-1])
-        ratio = tf.maximum(safe_gt / safe_pred, safe_pred / safe_gt)
-        value = mean(tf.cast(ratio < 1.25**k, tf.float32))
-    elif name == "silog":
-        value = 100.0 * tf.sqrt(tf.maximum(mean(log_err**2) - mean(log_err) ** 2, 0.0))
-    else:
-        raise ValueError(f"unknown depth metric {name!r}; expected one of {METRIC_NAMES}")
-    return value * counted, counted
-
-
-@keras.saving.register_keras_serializable(package="rsn_tf")
-class DepthMetric(keras.metrics.Metric):
-    """One depth metric, averaged per image over everything passed to ``update_state``.
-
-    ``update_state(y_true, y_pred)`` takes (B, H, W) or (B, H, W, 1) depth in metres.
-    The result equals ``compute_depth_metrics(...)[metric]`` on the concatenated data.
-    """
-
-    def __init__(
-        self,
-        metric: str = "abs_rel",
-        min_depth: float = 1e-3,
-        max_depth: float = 10.0,
-        crop: str = "none",
-        name: str | None = None,
-        eigen_crop: bool = False,  # the argument before ``crop`` existed; kept so old configs load
-        **kwargs,
-    ):
-        if metric not in METRIC_NAMES:
-            raise ValueError(f"metric: unknown depth metric {metric!r}; expected one of {METRIC_NAMES}")
-        super().__init__(name=name or metric, **kwargs)
-        self.metric = metric
-        self.config = MetricConfig(min_depth, max_depth, "eigen" if eigen_crop else crop)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total", dtype="float64")
-        self.images = self.add_variable(shape=(), initializer="zeros", name="images", dtype="float64")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        if sample_weight is not None:
-            raise ValueError("sample_weight: depth metrics weight images equally and take no sample_weight")
-        y_true = tf.convert_to_tensor(y_true)
-        y_pred = tf.convert_to_tensor(y_pred)
-        if y_true.shape.rank == 4:
-            y_true = y_true[..., 0]
-        if y_pred.shape.rank == 4:
-            y_pred = y_pred[..., 0]
-        values, counted = _tf_per_image(self.metric, y_pred, y_true, self.config)
-        self.total.assign_add(tf.cast(tf.reduce_sum(values), tf.float64))
-        self.images.assign_add(tf.cast(tf.reduce_sum(counted), tf.float64))
-
-    def result(self):
-        return tf.cast(self.total / tf.maximum(self.images, 1.0), tf.float32)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "metric": self.metric,
-            "min_depth": self.config.min_depth,
-            "max_depth": self.config.max_depth,
-            "crop": self.config.crop,
-        }
-
-
-def depth_metrics(config: MetricConfig = MetricConfig(), prefix: str = "") -> list[DepthMetric]:
-    """One streaming metric per name in ``METRIC_NAMES``."""
-    return [
-        DepthMetric(name_, config.min_depth, config.max_depth, config.crop, name=prefix + name_)
-        for name_ in METRIC_NAMES
-    ]

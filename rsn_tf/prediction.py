@@ -31,7 +31,7 @@ import numpy as np
 from rsn_tf.calibration import CalibrationError, KnownDepths, calibrate, known_from_sparse, load_sparse_depth
 from rsn_tf.calibration import parse_known as parse_known_points
 from rsn_tf.camera import CameraError, resolve_intrinsics
-from rsn_tf.colormap import colorize_depth
+from rsn_tf.colormap import DEFAULT_MAX_DEPTH, colorize_depth
 from rsn_tf.depth_files import depth_to_png16, write_depth_files
 from rsn_tf.errors import UserError
 from rsn_tf.files import atomic_write, atomic_write_json
@@ -54,7 +54,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 class PredictOptions:
     out_dir: str = "predictions"
     batch_size: int = 4
-    max_depth: float = 10.0  # colour-map range
+    max_depth: float = DEFAULT_MAX_DEPTH  # colour-map range
     confidence: bool = False
     intrinsics: dict = dataclasses.field(default_factory=dict)  # --fx/--fy/--cx/--cy overrides
     camera_file: str | None = None

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from rsn_tf.model_loading import LiteRTModel
 from rsn_tf.models import RegionSupportNetwork, get_preset
 from rsn_tf.serving.exporter import export_saved_model
-from rsn_tf.serving.litert import LITERT_VARIANTS, LiteRTModel, export_litert
+from rsn_tf.serving.litert import LITERT_VARIANTS, export_litert
 from rsn_tf.serving.signatures import ServingLimits
 
 

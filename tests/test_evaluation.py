@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from helpers import build_small_merged
 
-from rsn_tf.evaluation.ablation import (
+from rsn_tf.evaluation.table3 import (
     PAPER_TABLE3,
     ROW_ORDER,
     check_claims,
@@ -57,8 +57,13 @@ DEPTH = np.array(
 
 def test_baseline2_is_exact_on_a_hand_made_scene():
     targets = region_support(LABELS, DEPTH)
-    batch = {"region_support": targets.region_support[None, ..., None], "depth": DEPTH[None, ..., None]}
-    m = ground_truth_region_support_metrics([batch])
+    batch = {
+        "region_support": targets.region_support[None, ..., None],
+        "depth": DEPTH[None, ..., None],
+        "key": np.array([b"hand_made"]),
+    }
+    m, keys = ground_truth_region_support_metrics([batch])
+    assert keys == ["hand_made"]
     # 23 valid pixels: six at 1.0 and six at 1.2 with region support 1.1, eleven exact at 3.0.
     n = 23
     assert m["num_images"] == 1
@@ -172,8 +177,9 @@ def test_printed_baseline2_scores_the_printed_region_support_as_depth():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.repeat(rng.integers(1, 4, (6, 8)), 8, 0), 8, 1).astype(np.int32)
     depth = (1.0 + np.add.outer(np.arange(48), np.arange(64)) / 30.0).astype(np.float32)
-    examples = [{"depth": depth[..., None], "label": labels[..., None]}]
-    metrics = printed_region_support_metrics(examples, (48, 64))
+    examples = [{"depth": depth[..., None], "label": labels[..., None], "key": b"blobs"}]
+    metrics, keys = printed_region_support_metrics(examples, (48, 64))
+    assert keys == ["blobs"]
     expected = compute_depth_metrics(printed_region_support(labels, depth).region_support[None], depth[None])
     assert metrics["rmse"] == pytest.approx(expected["rmse"], rel=1e-6)
     assert (printed_region_support(labels, depth).region_support == 0).any()  # the gaps exist here
@@ -290,7 +296,8 @@ def test_evaluate_cli_metrics_equal_rsn_tf_metrics_on_stored_predictions(data_di
 
 
 def test_reports_under_different_protocols_cannot_be_compared(data_dir, test_split, tmp_path, capsys):
-    from rsn_tf.evaluation.protocol import ProtocolMismatchError, compare_reports
+    from rsn_tf.evaluation.protocol import ProtocolMismatchError
+    from rsn_tf.evaluation.reports import compare_reports
 
     for ex in test_split:
         np.save(tmp_path / f"{ex['key'].decode()}.npy", ex["depth"] * 1.2)
@@ -467,3 +474,41 @@ def test_a_teacher_forced_stage_dir_is_fed_the_ground_truth_region_support(tmp_p
     # A different region support changes the depth: the source really feeds it.
     batch["region_support"] = batch["region_support"] * 2
     assert not np.allclose(load_source(str(stage_dir)).predict(batch)["depth"], direct, atol=1e-3)
+
+
+def test_a_data_row_of_table3_writes_a_report_with_its_protocol_line_and_bad_reports_are_named(tmp_path):
+    """Table 3's data rows go through the one metrics.json writer, so they open with a protocol line."""
+    from rsn_tf.evaluation.table3 import ROWS, run_ablation
+    from rsn_tf.metrics_report import MetricsReport, MetricsReportError
+
+    targets = region_support(LABELS, DEPTH)
+    batch = {
+        "region_support": targets.region_support[None, ..., None],
+        "depth": DEPTH[None, ..., None],
+        "key": np.array([b"frame_a"]),
+    }
+    h, w = DEPTH.shape
+    results = run_ablation(
+        lambda row: None,
+        [ROWS["baseline2"]],
+        str(tmp_path),
+        lambda: [batch],
+        size=(h, w),
+        dataset="hand/made",
+        say=print,
+    )
+    report = MetricsReport.read(str(tmp_path / "baseline2" / "metrics.json"))
+    assert report.protocol_line.startswith(
+        f"Protocol: hand/made test, 1 frames (sha256 {hashlib.sha256(b'frame_a').hexdigest()[:12]}), {h}x{w}, "
+        "crop none, valid depth (0.001, 10) m, alignment none"
+    )
+    assert report.protocol["frames"] == 1 and report.metrics == results["baseline2"]
+
+    # A data row written before reports carried a protocol line is scored again on resume.
+    old = tmp_path / "baseline2" / "metrics.json"
+    old.write_text(json.dumps({"model": "baseline2", "settings": {}, "metrics": {"rmse": -1.0}}))
+    with pytest.raises(MetricsReportError, match=f"{old}: not an RSN-TF metrics.json.*missing protocol_line"):
+        MetricsReport.read(str(old))
+    again = run_ablation(lambda row: None, [ROWS["baseline2"]], str(tmp_path), lambda: [batch], size=(h, w))
+    assert again["baseline2"]["rmse"] == results["baseline2"]["rmse"] > 0
+    assert MetricsReport.read(str(old)).protocol_line.startswith("Protocol: ")

@@ -8,12 +8,9 @@ import numpy as np
 import pytest
 
 from rsn_tf.metrics import (
-    METRIC_NAMES,
-    DepthMetric,
     MetricConfig,
     compute_depth_metrics,
     crop_mask,
-    depth_metrics,
     eigen_crop_mask,
     garg_crop_mask,
     per_image_metrics,
@@ -87,46 +84,6 @@ def test_shape_mismatch_names_both_arguments():
         compute_depth_metrics(np.ones((2, 3)), np.ones((3, 2)))
     with pytest.raises(ValueError, match="gt: expected"):
         compute_depth_metrics(np.ones((2, 3)), np.ones((2, 2, 2, 2, 2)))
-
-
-def random_batches(seed: int, n: int = 3, shape=(2, 24, 32)):
-    rng = np.random.default_rng(seed)
-    for _ in range(n):
-        gt = rng.uniform(0.3, 9.5, shape)
-        gt[rng.random(shape) < 0.1] = 0.0
-        gt[rng.random(shape) < 0.02] = np.nan
-        pred = gt * rng.uniform(0.6, 1.5, shape)
-        pred[rng.random(shape) < 0.01] = np.inf
-        yield pred, gt
-
-
-@pytest.mark.parametrize("crop", ["none", "eigen", "garg"])
-def test_keras_streaming_metrics_match_numpy(crop):
-    config = MetricConfig(crop=crop)
-    metrics = depth_metrics(config)
-    preds, gts = [], []
-    for pred, gt in random_batches(seed=11):
-        for metric in metrics:
-            metric.update_state(gt[..., None].astype(np.float32), pred[..., None].astype(np.float32))
-        preds.append(pred)
-        gts.append(gt)
-    reference = compute_depth_metrics(np.concatenate(preds), np.concatenate(gts), config)
-    for metric in metrics:
-        assert float(metric.result()) == pytest.approx(reference[metric.name], rel=1e-5, abs=1e-6), metric.name
-    assert {m.name for m in metrics} == set(METRIC_NAMES)
-
-
-def test_keras_metric_reset_and_config_round_trip():
-    metric = DepthMetric("delta1", eigen_crop=True, name="val_delta1")
-    metric.update_state(np.full((1, 48, 64), 2.0), np.full((1, 48, 64), 4.0))
-    assert float(metric.result()) == 0.0
-    metric.reset_state()
-    metric.update_state(np.full((1, 48, 64), 2.0), np.full((1, 48, 64), 2.1))
-    assert float(metric.result()) == 1.0
-    clone = DepthMetric.from_config(metric.get_config())
-    assert clone.metric == "delta1" and clone.config.eigen_crop and clone.name == "val_delta1"
-    with pytest.raises(ValueError, match="metric: unknown"):
-        DepthMetric("rmse_lin")
 
 
 def test_garg_crop_by_hand():

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from rsn_tf.model_loading import ModelLoadError, load_model
 from rsn_tf.models import RegionSupportNetwork, get_preset
 from rsn_tf.serving import exporter
-from rsn_tf.serving.exporter import ExportError, export_saved_model, load_model
+from rsn_tf.serving.exporter import ExportError, export_saved_model
 from rsn_tf.serving.signatures import DepthServer, ServingLimits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -295,7 +296,7 @@ def test_export_cli_from_a_keras_file_and_bad_arguments(model, tmp_path):
         env=env,
     )
     assert bad.returncode == 2 and "no finished stage" in bad.stderr and "Traceback" not in bad.stderr
-    with pytest.raises(ExportError, match="exactly one"):
+    with pytest.raises(ModelLoadError, match="exactly one"):
         load_model()
 
 

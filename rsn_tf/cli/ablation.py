@@ -11,7 +11,7 @@ dir: checkpoints, weights, metrics.json), so an interrupted run resumes where it
 and finished rows are not run again. The resolved config goes to ``<out>/config.yaml``; a
 resumed run must use the same budget. The table is printed beside the paper's numbers
 and written to ``<out>/ablation.md`` and ``<out>/ablation.json`` (with the three claims).
-Row definitions: rsn_tf/evaluation/ablation.py.
+Row definitions: rsn_tf/evaluation/table3/rows.py.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _ablation(positionals: list[str]) -> int:
     if positionals:
         raise common.CliError(f"unexpected argument(s) {positionals}; every option is a --flag")
     from rsn_tf import config as config_lib
-    from rsn_tf.evaluation.ablation import check_claims, format_table, run_ablation, select_rows
+    from rsn_tf.evaluation.table3 import check_claims, format_table, run_ablation, select_rows
 
     if FLAGS.summarise:
         return _summarise(FLAGS.summarise)
@@ -141,7 +141,13 @@ def _ablation(positionals: list[str]) -> int:
 
     preset = get_preset(config.model.preset)  # the model's resolution, at which every row is scored
     results = run_ablation(
-        trainer_for, rows, out, eval_batches, test_examples=test_examples, size=(preset.height, preset.width)
+        trainer_for,
+        rows,
+        out,
+        eval_batches,
+        test_examples=test_examples,
+        size=(preset.height, preset.width),
+        dataset=config.data.dataset,
     )
     print(f"\n{format_table(results)}\n")
     for claim in check_claims(results):
@@ -156,7 +162,7 @@ def _summarise(dirs: list[str]) -> int:
     import json
 
     from rsn_tf import config as config_lib
-    from rsn_tf.evaluation.ablation import format_seed_table, summarise_seeds
+    from rsn_tf.evaluation.table3 import format_seed_table, summarise_seeds
     from rsn_tf.run_dir import RunDir
 
     per_seed, budgets = {}, {}

@@ -226,7 +226,7 @@ def _evaluate(positionals: list[str]) -> int:
         print("\n" + fh.read())
     print("Wrote " + ", ".join(paths.values()))
     if FLAGS.against:
-        from rsn_tf.evaluation.protocol import compare_reports
+        from rsn_tf.evaluation.reports import compare_reports
 
         print("\n" + compare_reports(FLAGS.against, paths["json"]))
     return 0

@@ -97,8 +97,9 @@ def _export(positionals: list[str]) -> int:
             assert len(size) == 2 and min(size) >= 8
         except (ValueError, AssertionError):
             raise common.CliError(f"--litert_size={FLAGS.litert_size}: expected HxW, e.g. 240x320") from None
+    from rsn_tf.model_loading import load_model
     from rsn_tf.serving.bundle import run_provenance
-    from rsn_tf.serving.exporter import export_saved_model, load_model
+    from rsn_tf.serving.exporter import export_saved_model
     from rsn_tf.serving.signatures import ServingLimits
 
     model = load_model(FLAGS.model_dir, FLAGS.keras_model, FLAGS.stage)

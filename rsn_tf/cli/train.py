@@ -78,7 +78,8 @@ def _train(positionals: list[str]) -> int:
         f"({m['num_images']} images)"
     )
     if config.trainer.export and trainer.chief:
-        from rsn_tf.serving.exporter import export_saved_model, load_model
+        from rsn_tf.model_loading import load_model
+        from rsn_tf.serving.exporter import export_saved_model
 
         # Export what was saved (weights + config), exactly as rsn-export --model_dir would.
         stage = last if run.stage(last).serves_images else None

@@ -31,9 +31,8 @@ import cv2
 import numpy as np
 
 from rsn_tf.camera import back_project, resolve_intrinsics
-from rsn_tf.colormap import colorize_depth
+from rsn_tf.colormap import colorize_depth, colour_bar, shared_depth_range
 from rsn_tf.depth_files import depth_to_png16, write_ply
-from rsn_tf.evaluation.figures import colour_bar, shared_depth_range
 
 __all__ = ["create_app", "MAX_POINTS"]
 

@@ -16,11 +16,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from rsn_tf.colormap import colorize_depth
+from rsn_tf.colormap import colorize_depth, colour_bar, shared_depth_range
 
 __all__ = [
-    "shared_depth_range",
-    "colour_bar",
     "depth_panel",
     "region_boundaries",
     "comparison_grid",
@@ -33,14 +31,6 @@ __all__ = [
 PANEL_WIDTH = 224
 _HEADER = 30
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
-
-
-def shared_depth_range(depths: Sequence[np.ndarray]) -> float:
-    """The colour map's far end: the 99th percentile of the valid ground truth, rounded up to 0.5 m."""
-    values = np.concatenate([d[np.isfinite(d) & (d > 0)].ravel() for d in depths] or [np.zeros(0)])
-    if values.size == 0:
-        return 10.0
-    return max(0.5, math.ceil(float(np.percentile(values, 99)) * 2) / 2)
 
 
 def _scale(image: np.ndarray, width: int, interpolation: int) -> np.ndarray:
@@ -68,21 +58,6 @@ def _titled(panel: np.ndarray, title: str) -> np.ndarray:
         scale -= 0.05
     cv2.putText(header, title, (4, _HEADER - 10), _FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
     return np.vstack([header, panel])
-
-
-def colour_bar(height: int, max_depth: float, width: int = 70) -> np.ndarray:
-    """A vertical bar: 0 m at the top (red) to ``max_depth`` at the bottom (blue), ticks in metres."""
-    bar_w, top, bottom = 18, 8, 8
-    inner = max(2, height - top - bottom)
-    ramp = np.linspace(0.0, max_depth, inner, dtype=np.float32)[:, None].repeat(bar_w, axis=1)
-    out = np.full((height, width, 3), 255, np.uint8)
-    out[top : top + inner, 4 : 4 + bar_w] = colorize_depth(ramp, max_depth)
-    step = next(s for s in (0.5, 1.0, 2.0, 2.5, 5.0, 10.0, 20.0) if max_depth / s <= 6)
-    for value in np.arange(0.0, max_depth + 1e-6, step):
-        y = top + int(round(value / max_depth * (inner - 1)))
-        cv2.line(out, (4 + bar_w, y), (8 + bar_w, y), (0, 0, 0), 1)
-        cv2.putText(out, f"{value:g} m", (11 + bar_w, y + 4), _FONT, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
-    return out
 
 
 def comparison_grid(

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Iterable
 
 from rsn_tf.errors import UserError
-from rsn_tf.metrics import METRIC_NAMES, MetricConfig
+from rsn_tf.metrics import VALID_DEPTH_RANGE_M, MetricConfig
 
 __all__ = [
     "EvaluationProtocol",
     "ProtocolMismatchError",
     "split_fingerprint",
     "check_comparable",
-    "compare_reports",
 ]
 
 # The fields two comparable reports share. The model, of course, may differ.
@@ -63,8 +61,8 @@ class EvaluationProtocol:
     height: int
     width: int
     crop: str = "none"
-    min_depth: float = 1e-3
-    max_depth: float = 10.0
+    min_depth: float = VALID_DEPTH_RANGE_M[0]
+    max_depth: float = VALID_DEPTH_RANGE_M[1]
     alignment: str = "none"
     aggregation: str = "per_image"  # the headline numbers; the pooled ones are reported beside them
 
@@ -120,24 +118,3 @@ def check_comparable(a: dict, b: dict, names: tuple[str, str] = ("first", "secon
             f"{names[0]} and {names[1]} were evaluated under different protocols, so their numbers cannot be "
             "compared: " + "; ".join(differences)
         )
-
-
-def compare_reports(first: str, second: str) -> str:
-    """A Markdown table of two metrics.json files and their difference; refuses mismatched protocols."""
-    from rsn_tf.evaluation.reports import format_value
-
-    documents = []
-    for path in (first, second):
-        with open(path) as fh:
-            documents.append(json.load(fh))
-    check_comparable(*(d.get("protocol") for d in documents), names=(first, second))
-    a, b = (d["metrics"] for d in documents)
-    lines = [
-        documents[0]["protocol_line"],
-        "",
-        "| metric | " + " | ".join(d["model"] for d in documents) + " | difference |",
-        "|---|---|---|---|",
-    ]
-    for name in METRIC_NAMES:
-        lines.append(f"| {name} | {format_value(a[name])} | {format_value(b[name])} | {b[name] - a[name]:+.4f} |")
-    return "\n".join(lines)

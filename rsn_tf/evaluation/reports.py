@@ -1,31 +1,16 @@
-"""The evaluation reports: metrics.json, a Markdown table in the paper's columns, a per-image CSV.
-
-One metrics.json shape, written here for the evaluate CLI, for every trained stage (by the
-trainer) and for the ablation's data-only rows::
-
-    {"model": name,
-     "protocol_line": "Protocol: ...",     # the one line every report opens with
-     "protocol": {dataset, split, frames, fingerprint, height, width, crop, min_depth,
-                  max_depth, alignment, aggregation},     # rsn_tf/evaluation/protocol.py
-     "settings": {"dataset", "split", "height", "width", "crop", "min_depth", "max_depth", "alignment"},
-     "metrics": {abs_rel, sq_rel, rmse, rmse_log, rmse_log10, log10, delta1..3, silog, num_images},
-     "pooled_metrics": {the same, pooled over every valid pixel of the set, num_pixels},
-     "region_statistics": {...},            # Section 4.2; may be empty
-     "training": {"stage", "steps", "final_losses"}}   # trained stages only
-
-``read_metrics`` returns the "metrics" part of any such file (and of the older trainer
-files, which held it under "test").
+"""The evaluation reports of one result: metrics.json (``rsn_tf.metrics_report.MetricsReport``), a
+Markdown table in the paper's columns, a per-image CSV; and the comparison of two reports.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 
-from rsn_tf.evaluation.protocol import EvaluationProtocol
+from rsn_tf.evaluation.protocol import EvaluationProtocol, check_comparable
 from rsn_tf.metrics import METRIC_NAMES, MetricConfig
+from rsn_tf.metrics_report import MetricsReport
 from rsn_tf.run_dir import METRICS_FILE
 
 __all__ = [
@@ -34,8 +19,8 @@ __all__ = [
     "markdown_table",
     "evaluation_settings",
     "write_reports",
-    "write_metrics_document",
-    "read_metrics",
+    "report_for",
+    "compare_reports",
 ]
 
 # The paper's Table 2/3 columns -> our metric names. The paper's RMSE-log is in ln (its
@@ -78,21 +63,27 @@ def evaluation_settings(dataset: str, split: str, size: tuple[int, int], metric_
     }
 
 
-def write_metrics_document(path: str, document: dict) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as fh:
-        json.dump(document, fh, indent=2)
-
-
-def read_metrics(path: str) -> dict[str, float]:
-    """The metrics of a metrics.json (any RSN-TF version)."""
-    with open(path) as fh:
-        document = json.load(fh)
-    if "metrics" in document:
-        return document["metrics"]
-    if "test" in document:  # trainer files before the shapes were unified
-        return document["test"]
-    raise ValueError(f"{path}: not an RSN-TF metrics.json (no 'metrics' key; keys: {sorted(document)})")
+def report_for(
+    name: str,
+    settings: dict,
+    keys,
+    metrics: dict,
+    pooled: dict | None = None,
+    region_statistics: dict | None = None,
+    training: dict | None = None,
+) -> MetricsReport:
+    """The metrics.json of ``metrics`` scored on the examples ``keys`` under ``settings``, protocol line included."""
+    protocol = EvaluationProtocol.from_settings(settings, keys)
+    return MetricsReport(
+        model=name,
+        protocol_line=protocol.line(),
+        protocol=protocol.to_dict(),
+        settings=settings,
+        metrics=metrics,
+        pooled_metrics=pooled or {},
+        region_statistics=region_statistics or {},
+        training=training,
+    )
 
 
 def write_reports(
@@ -103,18 +94,9 @@ def write_reports(
     Returns the metrics.json document, with the written files' paths under "paths"
     (not in the file). ``write=False`` builds the document only (non-chief workers).
     """
-    protocol = EvaluationProtocol.from_settings(settings, result.keys)
-    document = {
-        "model": name,
-        "protocol_line": protocol.line(),
-        "protocol": protocol.to_dict(),
-        "settings": settings,
-        "metrics": result.metrics,
-        "pooled_metrics": result.pooled,
-        "region_statistics": result.region_statistics,
-    }
-    if training is not None:
-        document["training"] = training
+    report = report_for(name, settings, result.keys, result.metrics, result.pooled, result.region_statistics, training)
+    protocol = report.protocol
+    document = report.to_dict()
     if not write:
         return document
     os.makedirs(out_dir, exist_ok=True)
@@ -122,13 +104,13 @@ def write_reports(
         k: os.path.join(out_dir, f)
         for k, f in (("json", METRICS_FILE), ("markdown", "metrics.md"), ("csv", "per_image.csv"))
     }
-    write_metrics_document(paths["json"], document)
+    report.write(paths["json"])
     lines = [
-        protocol.line(),
+        report.protocol_line,
         "",
         markdown_table({name: result.metrics, f"{name} (pooled over pixels)": result.pooled}),
         "",
-        f"{result.metrics['num_images']} images with valid depth of {protocol.frames}; "
+        f"{result.metrics['num_images']} images with valid depth of {protocol['frames']}; "
         f"{result.pooled.get('num_pixels', 0)} valid pixels.",
     ]
     if result.region_statistics:
@@ -155,3 +137,19 @@ def write_reports(
         writer.writeheader()
         writer.writerows(result.per_image)
     return {**document, "paths": paths}
+
+
+def compare_reports(first: str, second: str) -> str:
+    """A Markdown table of two metrics.json files and their difference; refuses mismatched protocols."""
+    reports = [MetricsReport.read(path) for path in (first, second)]
+    check_comparable(*(r.protocol for r in reports), names=(first, second))
+    a, b = (r.metrics for r in reports)
+    lines = [
+        reports[0].protocol_line,
+        "",
+        "| metric | " + " | ".join(r.model for r in reports) + " | difference |",
+        "|---|---|---|---|",
+    ]
+    for name in METRIC_NAMES:
+        lines.append(f"| {name} | {format_value(a[name])} | {format_value(b[name])} | {b[name] - a[name]:+.4f} |")
+    return "\n".join(lines)

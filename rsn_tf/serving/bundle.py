@@ -21,6 +21,8 @@ import os
 import tensorflow as tf
 
 from rsn_tf.depth_files import MM_PER_METRE
+from rsn_tf.metrics import VALID_DEPTH_RANGE_M
+from rsn_tf.metrics_report import MetricsReport
 from tfds_nyu.kinect_camera import KINECT
 
 __all__ = [
@@ -63,12 +65,25 @@ def _spec(tensor_spec) -> dict:
     return {"dtype": tensor_spec.dtype.name, "shape": [-1 if d is None else int(d) for d in tensor_spec.shape]}
 
 
+def models_config_text(model_name: str, mount_root: str = "/models") -> str:
+    """TF Serving's --model_config_file text, for the export base mounted at ``mount_root``."""
+    return (
+        "model_config_list {\n"
+        "  config {\n"
+        f"    name: '{model_name}'\n"
+        f"    base_path: '{mount_root}/{model_name}'\n"
+        "    model_platform: 'tensorflow'\n"
+        "  }\n"
+        "}\n"
+    )
+
+
 def run_provenance(model_dir: str | None, stage: str | None = None) -> dict:
     """Preset, training data and test metrics of the stage a run dir would export (empty for a .keras file)."""
     if not model_dir:
         return {}
     from rsn_tf import config as config_lib
-    from rsn_tf.run_dir import METRICS_FILE, RunDir
+    from rsn_tf.run_dir import RunDir
 
     chosen = RunDir(model_dir).select_stage(stage, serves_images=True)
     out: dict = {"training": {"run_dir": os.path.abspath(model_dir), "stage": chosen.name}}
@@ -76,16 +91,19 @@ def run_provenance(model_dir: str | None, stage: str | None = None) -> dict:
         config = config_lib.load_file(chosen.config_path)
         out["preset"] = config.get("model", {}).get("preset")
         out["training"]["dataset"] = config.get("data", {}).get("dataset")
-    metrics_file = os.path.join(chosen.path, METRICS_FILE)
-    if os.path.exists(metrics_file):
-        with open(metrics_file) as fh:
-            document = json.load(fh)
+    if os.path.exists(chosen.metrics_path):
+        report = MetricsReport.read(chosen.metrics_path)
         out["test_metrics"] = {
-            k: document[k] for k in ("protocol_line", "protocol", "metrics", "settings") if k in document
+            "protocol_line": report.protocol_line,
+            "protocol": report.protocol,
+            "metrics": report.metrics,
+            "settings": report.settings,
         }
-        out["training"]["steps"] = document.get("training", {}).get("steps")
-        settings = document.get("settings", {})
-        out["min_depth"], out["max_depth"] = settings.get("min_depth", 1e-3), settings.get("max_depth", 10.0)
+        out["training"]["steps"] = (report.training or {}).get("steps")
+        out["min_depth"], out["max_depth"] = (
+            report.settings.get("min_depth", VALID_DEPTH_RANGE_M[0]),
+            report.settings.get("max_depth", VALID_DEPTH_RANGE_M[1]),
+        )
     return out
 
 
@@ -104,7 +122,6 @@ def serving_info(
     export_base = os.path.dirname(os.path.dirname(os.path.abspath(version_dir)))
     specs = signature_specs(version_dir)
     provenance = provenance or {}
-    from rsn_tf.serving.exporter import models_config_text
 
     info = {
         "model_name": model_name,
@@ -117,7 +134,10 @@ def serving_info(
         "input_sizes": "any height and width from 1 to max_side; resized to the network size inside the graph "
         "and every output resized back to the input size",
         "network_size": [int(model.config.height), int(model.config.width)],
-        "valid_depth_range_m": [provenance.get("min_depth", 1e-3), provenance.get("max_depth", 10.0)],
+        "valid_depth_range_m": [
+            provenance.get("min_depth", VALID_DEPTH_RANGE_M[0]),
+            provenance.get("max_depth", VALID_DEPTH_RANGE_M[1]),
+        ],
         "default_intrinsics": {
             **{k: KINECT[k] for k in ("fx", "fy", "cx", "cy")},
             "at": [KINECT["height"], KINECT["width"]],

@@ -21,13 +21,11 @@ import tensorflow as tf
 
 from rsn_tf.confidence import DEFAULT_CONFIDENCE_SIGNALS
 from rsn_tf.models import RegionSupportNetwork
-from rsn_tf.run_dir import RunDir, RunDirError
+from rsn_tf.serving.bundle import models_config_text, write_serving_bundle
 from rsn_tf.serving.signatures import DepthServer, ServingLimits
 
 __all__ = [
     "ExportError",
-    "load_model",
-    "load_keras_file",
     "next_version",
     "export_saved_model",
     "write_warmup_requests",
@@ -37,36 +35,6 @@ __all__ = [
 
 class ExportError(ValueError):
     """Bad export arguments; the message says what to change."""
-
-
-def load_keras_file(path: str) -> RegionSupportNetwork:
-    """A RegionSupportNetwork saved as ``.keras``; ExportError names the file when it is not one."""
-    if not tf.io.gfile.exists(path):
-        raise ExportError(f"--keras_model={path}: file not found")
-    model = keras.models.load_model(path)
-    if not isinstance(model, RegionSupportNetwork):
-        raise ExportError(f"--keras_model={path}: holds a {type(model).__name__}, not a RegionSupportNetwork")
-    model.teacher_forcing = False
-    return model
-
-
-def load_model(
-    model_dir: str | None = None, keras_file: str | None = None, stage: str | None = None
-) -> RegionSupportNetwork:
-    """A servable RegionSupportNetwork from a ``.keras`` file or from a run dir (rsn-train --model_dir).
-
-    From a run dir: the stage ``stage``, or the most finished stage that runs on images alone
-    (rsn_tf.run_dir decides both from the stages' manifests).
-    """
-    if bool(model_dir) == bool(keras_file):
-        raise ExportError("give exactly one of --model_dir (a training run) or --keras_model (a .keras file)")
-    if keras_file:
-        return load_keras_file(keras_file)
-    try:
-        model, _ = RunDir(model_dir).select_stage(stage, serves_images=True).load_model()
-    except RunDirError as error:
-        raise ExportError(str(error)) from error
-    return model
 
 
 def next_version(base: str) -> int:
@@ -128,19 +96,6 @@ def write_warmup_requests(saved_model_dir: str, model_name: str, height: int = 4
     return path
 
 
-def models_config_text(model_name: str, mount_root: str = "/models") -> str:
-    """TF Serving's --model_config_file text, for the export base mounted at ``mount_root``."""
-    return (
-        "model_config_list {\n"
-        "  config {\n"
-        f"    name: '{model_name}'\n"
-        f"    base_path: '{mount_root}/{model_name}'\n"
-        "    model_platform: 'tensorflow'\n"
-        "  }\n"
-        "}\n"
-    )
-
-
 def write_models_config(export_base: str, model_name: str, mount_root: str = "/models") -> str:
     """Write ``models.config`` (``models_config_text``) into the export base; returns its path."""
     path = os.path.join(export_base, "models.config")
@@ -167,7 +122,6 @@ def export_saved_model(
     (rsn_tf/confidence.py). The version holds its serving bundle (serving_info.json,
     model_card.md; rsn_tf/serving/bundle.py), with ``provenance`` (``bundle.run_provenance``).
     """
-    from rsn_tf.serving.bundle import write_serving_bundle
 
     if model.teacher_forcing:
         raise ExportError("the model is in teacher-forcing mode, which needs ground truth; it cannot be served")

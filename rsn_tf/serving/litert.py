@@ -25,7 +25,6 @@ import os
 import shutil
 import uuid
 
-import numpy as np
 import tensorflow as tf
 
 __all__ = [
@@ -33,8 +32,6 @@ __all__ = [
     "fixed_size_function",
     "convert_litert",
     "export_litert",
-    "predict_at_size",
-    "LiteRTModel",
 ]
 
 LITERT_VARIANTS = ("float32", "float16", "int8")
@@ -118,43 +115,3 @@ def export_litert(
         paths[variant] = os.path.join(final, name)
     paths["info"] = os.path.join(final, INFO_FILE)
     return paths
-
-
-def predict_at_size(run, size: tuple[int, int], rgb: np.ndarray) -> np.ndarray:
-    """``run(uint8 (h, w, 3)) -> (h, w)`` of a fixed-size model, on a photo of any size: the photo
-    resized to ``size`` (OpenCV, area), the depth back to the photo's size (bilinear)."""
-    import cv2
-
-    rgb = np.asarray(rgb)
-    height, width = rgb.shape[:2]
-    if (height, width) == tuple(size):
-        return run(rgb.astype(np.uint8))
-    depth = run(cv2.resize(rgb, size[::-1], interpolation=cv2.INTER_AREA).astype(np.uint8))
-    return cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-class LiteRTModel:
-    """A .tflite depth model in LiteRT's interpreter: ``predict(rgb uint8 (H, W, 3)) -> depth (H, W) metres``.
-
-    A photo of another size is resized to the model's input (bilinear, OpenCV) and the depth back.
-    """
-
-    def __init__(self, path: str, num_threads: int = 2):
-        from ai_edge_litert.interpreter import Interpreter
-
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such .tflite file")
-        self.path = path
-        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
-        self.interpreter.allocate_tensors()
-        self._input = self.interpreter.get_input_details()[0]
-        self._output = self.interpreter.get_output_details()[0]
-        self.size = tuple(int(v) for v in self._input["shape"][1:3])
-
-    def predict(self, rgb: np.ndarray) -> np.ndarray:
-        return predict_at_size(self._run, self.size, rgb)
-
-    def _run(self, rgb: np.ndarray) -> np.ndarray:
-        self.interpreter.set_tensor(self._input["index"], rgb[None])
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self._output["index"])[0]

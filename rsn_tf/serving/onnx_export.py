@@ -14,7 +14,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from rsn_tf.serving.litert import fixed_size_function, predict_at_size
+from rsn_tf.model_loading import predict_at_size
+from rsn_tf.serving.litert import fixed_size_function
 
 __all__ = ["ONNX_OPSET", "export_onnx", "OnnxModel"]
 

@@ -1,0 +1,97 @@
+"""The Table 3 runner: every selected row once, under one equal budget, resumable.
+
+Training is not imported here: the caller (rsn-ablation) passes a factory of trainers, so this
+package stays below rsn_tf.training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+
+from rsn_tf.evaluation.reports import evaluation_settings, report_for
+from rsn_tf.evaluation.table3.baseline2 import ground_truth_region_support_metrics, printed_region_support_metrics
+from rsn_tf.evaluation.table3.claims import check_claims
+from rsn_tf.evaluation.table3.markdown import format_table
+from rsn_tf.evaluation.table3.rows import AblationRow
+from rsn_tf.metrics import MetricConfig
+from rsn_tf.metrics_report import MetricsReport, MetricsReportError
+from rsn_tf.run_dir import RunDir
+
+__all__ = ["run_ablation"]
+
+
+def _finished_metrics(row: AblationRow, stage) -> dict | None:
+    """The metrics of a row done earlier, or None when it must run.
+
+    A trained row is done when its stage is complete; a data row when its report exists and
+    reads. Data rows written before they carried a protocol line are scored again: that takes
+    seconds, and the new report has the line.
+    """
+    if row.kind != "data":
+        return MetricsReport.read(stage.metrics_path).metrics if stage.complete else None
+    if not os.path.exists(stage.metrics_path):
+        return None
+    try:
+        return MetricsReport.read(stage.metrics_path).metrics
+    except MetricsReportError:
+        return None
+
+
+def run_ablation(
+    trainer_factory: Callable[[AblationRow], object],
+    rows: Sequence[AblationRow],
+    out_dir: str,
+    eval_batches: Callable[[], object],
+    metric_config: MetricConfig = MetricConfig(),
+    say: Callable[[str], None] = print,
+    test_examples: Callable[[], object] | None = None,
+    size: tuple[int, int] | None = None,
+    dataset: str = "",
+) -> dict[str, dict]:
+    """Run ``rows`` in table order, each once; a row whose stage is complete is not run again.
+
+    ``trainer_factory(row)`` returns a Trainer whose model_dir is ``out_dir`` (every row is a
+    stage dir there, so rows initialise from each other) and whose budget is the row's.
+    ``eval_batches()`` yields the test split's batches (Baseline2 needs nothing else);
+    ``test_examples()`` yields its full-resolution examples and ``size`` is the model's
+    (height, width), for the printed Baseline2, which remakes the region support; ``dataset``
+    names the data in the data rows' reports (their protocol line).
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    run = RunDir(out_dir)
+    results: dict[str, dict] = {}
+    summary = os.path.join(out_dir, "ablation.json")
+    timings: dict[str, float] = {}
+    if os.path.exists(summary):  # a resumed run keeps the times of the rows it does not run again
+        with open(summary) as fh:
+            timings = json.load(fh).get("seconds", {})
+    for index, row in enumerate(rows, 1):
+        stage = run.stage(row.name)
+        earlier = _finished_metrics(row, stage)
+        if earlier is not None:
+            results[row.name] = earlier
+            say(f"[{index}/{len(rows)}] {row.title}: done earlier ({stage.path})")
+            continue
+        say(f"\n[{index}/{len(rows)}] {row.title}")
+        start = time.perf_counter()
+        if row.kind == "data":
+            if row.name == "baseline2_printed":
+                if test_examples is None or size is None:
+                    raise ValueError("baseline2_printed needs test_examples and size")
+                metrics, keys = printed_region_support_metrics(test_examples(), size, metric_config)
+            else:
+                metrics, keys = ground_truth_region_support_metrics(eval_batches(), metric_config)
+            settings = evaluation_settings(dataset, "test", size or (0, 0), metric_config)
+            report_for(row.name, settings, keys, metrics).write(stage.metrics_path)
+        else:
+            metrics = trainer_factory(row).run(row.stage)["metrics"]
+        timings[row.name] = time.perf_counter() - start
+        results[row.name] = metrics
+    with open(summary, "w") as fh:
+        json.dump({"results": results, "seconds": timings, "claims": check_claims(results)}, fh, indent=2)
+    with open(os.path.join(out_dir, "ablation.md"), "w") as fh:
+        fh.write(format_table(results) + "\n")
+    return results
