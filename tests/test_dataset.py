@@ -157,11 +157,44 @@ def test_synthetic_generation_is_deterministic(tmp_path):
     assert not np.array_equal(a.depth, c.depth)  # another pose of the same room
 
 
-def test_depth_is_camera_z_distance_for_a_frontal_wall():
-    # Looking straight at the far wall of an empty room: every pixel on that wall has the same z depth.
-    scene = synthetic.Scene("empty", "office", (4.0, 6.0, 3.0), (), (2.0, 3.0, 2.9), 0)
-    frame = synthetic.render(scene, 0, 48, 64)
-    assert frame.depth.max() <= 6.0 + 1e-3  # nothing is farther than the far wall along y
+def test_depth_is_camera_z_distance_every_pixel_lands_on_the_empty_rooms_walls():
+    """NYU's depth is the camera-z distance, not the ray length: back-projecting each pixel through
+    the Kinect intrinsics with its depth as z must land exactly on one of the room's six planes."""
+    import zlib
+
+    from tfds_nyu.kinect_camera import intrinsics_for
+    from tfds_nyu.synthetic import simple
+
+    w, d, h = 4.0, 6.0, 3.0
+    scene = synthetic.Scene("empty", "office", (w, d, h), (), (2.0, 3.0, 2.9), 0)
+    height, width = 48, 64
+    frame = synthetic.render(scene, 0, height, width)
+    # The camera pose of that frame (the renderer's own draw from the same seed).
+    rng = np.random.default_rng([scene.seed, zlib.crc32(scene.name.encode()), 0])
+    origin, right, down, forward = simple._camera(rng, scene)
+    fx, fy, cx, cy = intrinsics_for(height, width)
+    v, u = np.mgrid[0:height, 0:width]
+    x_cam, y_cam = (u + 0.5 - cx) / fx, (v + 0.5 - cy) / fy
+    z = frame.depth.astype(np.float64)
+    points = origin + z[..., None] * (x_cam[..., None] * right + y_cam[..., None] * down + forward)
+    to_plane = np.min(
+        np.abs(
+            np.stack(
+                [
+                    points[..., 0],
+                    points[..., 0] - w,
+                    points[..., 1],
+                    points[..., 1] - d,
+                    points[..., 2],
+                    points[..., 2] - h,
+                ],
+                -1,
+            )
+        ),
+        axis=-1,
+    )
+    assert (frame.depth > 0).all()
+    assert to_plane.max() < 5e-3, to_plane.max()  # a ray-length depth would miss by up to ~0.5 m here
 
 
 def test_merge_class_names_by_name():
