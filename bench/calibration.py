@@ -55,7 +55,7 @@ def main(positionals: list[str]) -> int:
     import tensorflow as tf
 
     from rsn_tf.calibration import CalibrationError, KnownDepths, calibrate
-    from rsn_tf.metrics import MetricConfig, compute_depth_metrics, valid_mask
+    from rsn_tf.metrics import VALID_DEPTH_RANGE_M, MetricConfig, compute_depth_metrics, valid_mask
 
     model, stage, rgb, gt, keys = demo_split.load(FLAGS.model, max_images=FLAGS.max_images or None)
     pred = np.concatenate(
@@ -92,7 +92,7 @@ def main(positionals: list[str]) -> int:
                 score(f"{fit_model} from {n} point{'s' if n > 1 else ''}, {label}", np.stack(out), failed)
     print(
         f"{len(gt)} synthetic test images at {gt.shape[1]}x{gt.shape[2]}; protocol: per-image mean, "
-        "valid (0.001, 10) m, no crop, no alignment"
+        f"valid ({VALID_DEPTH_RANGE_M[0]:g}, {VALID_DEPTH_RANGE_M[1]:g}) m, no crop, no alignment"
     )
     base = rows_out[0][1]
     print("| depth map | abs_rel | δ1 | abs_rel / model as trained | fits refused |")

@@ -42,7 +42,7 @@ def main(positionals: list[str]) -> int:
     from rsn_tf.confidence import confidence_from_uncertainty, predict_with_confidence
     from rsn_tf.evaluation.figures import line_plot, save_png, trust_triptych
     from rsn_tf.evaluation.sparsification import SparsificationCurves
-    from rsn_tf.metrics import MetricConfig, valid_mask
+    from rsn_tf.metrics import VALID_DEPTH_RANGE_M, MetricConfig, valid_mask
 
     model, stage, rgb, gt, keys = demo_split.load(FLAGS.model, FLAGS.split, FLAGS.max_images or None)
     names = {"flip": "flip disagreement (default)", "iterations": "iteration spread", "both": "flip + iterations"}
@@ -66,7 +66,7 @@ def main(positionals: list[str]) -> int:
             curves = SparsificationCurves(metric)
             for p, g, u in zip(depth, gt, uncertainty):
                 # Predictions are clamped as the metrics clamp them.
-                curves.update(np.clip(p, 1e-3, 10.0), g, u, valid_mask(g, config))
+                curves.update(np.clip(p, *VALID_DEPTH_RANGE_M), g, u, valid_mask(g, config))
             results[(metric, name)] = curves.result()
     print(f"{len(gt)} synthetic {FLAGS.split} images at {gt.shape[1]}x{gt.shape[2]}, model {FLAGS.model} ({stage})")
     print("| uncertainty | AUSE-RMSE (m) | vs random | AUSE-abs_rel | vs random |")

@@ -16,7 +16,6 @@ everywhere: the median of every valid ground-truth pixel of the model's training
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 import tempfile
@@ -64,6 +63,8 @@ def main(positionals: list[str]) -> int:
         FLAGS.workdir = tempfile.mkdtemp(prefix="rsn_real_frames_")
     from rsn_tf.cli import evaluate
     from rsn_tf.depth_sources import load_source
+    from rsn_tf.metrics_report import MetricsReport
+    from rsn_tf.run_dir import METRICS_FILE
 
     folder = os.path.abspath(FLAGS.folder)
     data_dir = os.path.join(FLAGS.workdir, "tfds")
@@ -86,7 +87,7 @@ def main(positionals: list[str]) -> int:
         ]
         if evaluate.main(argv):
             return 1
-        metrics = json.load(open(os.path.join(out, "metrics.json")))["metrics"]
+        metrics = MetricsReport.read(os.path.join(out, METRICS_FILE)).metrics
         per_image = {r["key"]: r for r in csv.DictReader(open(os.path.join(out, "per_image.csv")))}
         rows[label] = (metrics, per_image)
 

@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import os
+from typing import BinaryIO
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def intrinsics_from_json(path: str, height: int, width: int) -> CameraIntrinsics
     )
 
 
-def intrinsics_from_exif(path, height: int, width: int) -> CameraIntrinsics | None:
+def intrinsics_from_exif(path: str | BinaryIO, height: int, width: int) -> CameraIntrinsics | None:
     """From the photo's EXIF 35 mm-equivalent focal length, or None when it has none.
 
     ``path``: a file path, or a binary file object holding the photo (an upload).
@@ -111,7 +112,7 @@ def intrinsics_from_exif(path, height: int, width: int) -> CameraIntrinsics | No
 def resolve_intrinsics(
     height: int,
     width: int,
-    image_path=None,
+    image_path: str | BinaryIO | None = None,
     overrides: dict | None = None,
     camera_file: str | None = None,
 ) -> CameraIntrinsics:

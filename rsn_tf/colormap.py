@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from rsn_tf.metrics import VALID_DEPTH_RANGE_M
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -40,7 +44,7 @@ def colorize_depth(depth: np.ndarray, max_depth: float = DEFAULT_MAX_DEPTH) -> n
     return TURBO_RGB[_index(depth, max_depth)][..., ::-1].copy()
 
 
-def colorize_depth_tf(depth, max_depth: float = DEFAULT_MAX_DEPTH):
+def colorize_depth_tf(depth: tf.Tensor, max_depth: float = DEFAULT_MAX_DEPTH) -> tf.Tensor:
     """(B, H, W, 1) metres tensor -> (B, H, W, 3) **RGB** uint8 tensor, for ``tf.summary.image``."""
     import tensorflow as tf
 

@@ -25,7 +25,13 @@ turning confidence on never changes the depth a user gets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
+
+if TYPE_CHECKING:
+    from rsn_tf.models import RegionSupportNetwork
 
 __all__ = [
     "CONFIDENCE_SCALE",
@@ -46,7 +52,9 @@ def _log(depth) -> tf.Tensor:
     return tf.math.log(tf.maximum(tf.cast(depth, tf.float32), _EPS))
 
 
-def uncertainty_from_signals(depth, flipped_back=None, iterations=()) -> tf.Tensor:
+def uncertainty_from_signals(
+    depth: tf.Tensor, flipped_back: tf.Tensor | None = None, iterations: Sequence[tf.Tensor] = ()
+) -> tf.Tensor:
     """Log-depth uncertainty from the signals given: the flipped-back prediction of the mirrored
     image and/or the refinement iterations (two or more); all (..., H, W[, 1]) in metres."""
     squares = tf.zeros_like(tf.cast(depth, tf.float32))
@@ -57,11 +65,16 @@ def uncertainty_from_signals(depth, flipped_back=None, iterations=()) -> tf.Tens
     return tf.sqrt(squares)
 
 
-def confidence_from_uncertainty(uncertainty, scale: float = CONFIDENCE_SCALE) -> tf.Tensor:
+def confidence_from_uncertainty(uncertainty: tf.Tensor, scale: float = CONFIDENCE_SCALE) -> tf.Tensor:
     return tf.exp(-tf.cast(uncertainty, tf.float32) / scale)
 
 
-def predict_with_confidence(model, inputs, signals: str = DEFAULT_CONFIDENCE_SIGNALS, training: bool = False) -> dict:
+def predict_with_confidence(
+    model: RegionSupportNetwork,
+    inputs: tf.Tensor | dict[str, tf.Tensor],
+    signals: str = DEFAULT_CONFIDENCE_SIGNALS,
+    training: bool = False,
+) -> dict[str, tf.Tensor]:
     """The model's outputs plus ``uncertainty`` and ``confidence`` (B, H, W, 1).
 
     ``inputs``: float images (B, H, W, 3), or the model's input dict (every entry is mirrored).

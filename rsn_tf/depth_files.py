@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -39,7 +40,7 @@ def depth_to_png16(depth: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(depth, np.float32) * MM_PER_METRE), 0, 65535).astype(np.uint16)
 
 
-def write_ply(path, points: np.ndarray, colors: np.ndarray) -> int:
+def write_ply(path: str | BinaryIO, points: np.ndarray, colors: np.ndarray) -> int:
     """Binary little-endian PLY of the points with finite, positive depth; returns their count.
 
     ``path``: a file name (written atomically) or a binary file object.

@@ -17,6 +17,10 @@ Four kinds, picked from the path given to ``--model`` (or ``--compare``):
   interpreter one image at a time at its fixed input size (photos resized in and out);
 * ``constant:<metres>``: the same depth everywhere, the baseline a model must beat (for
   example the training set's median depth).
+
+This module owns the choice (which kind a path is) and the wrapping (uint8 in, metres out at
+the batch's size); reading the files is below it (rsn_tf.model_loading, rsn_tf.run_dir), and it
+imports nothing from serving, evaluation, prediction, the demo, the CLIs or training.
 """
 
 from __future__ import annotations
@@ -24,12 +28,16 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 
 from rsn_tf.model_loading import LiteRTModel, ModelLoadError, load_keras_file
 from rsn_tf.run_dir import MANIFEST_FILE, RunDir, RunDirError, StageDir
+
+if TYPE_CHECKING:
+    from rsn_tf.models import RegionSupportNetwork
 
 __all__ = ["DepthSource", "SourceError", "constant_source", "keras_source", "load_source"]
 
@@ -49,7 +57,13 @@ class DepthSource:
     manifest: dict | None = None  # a stage dir's manifest (its switches and Figure 3 column)
 
 
-def keras_source(name: str, path: str, model, manifest: dict | None = None, confidence: bool = False) -> DepthSource:
+def keras_source(
+    name: str,
+    path: str,
+    model: RegionSupportNetwork,
+    manifest: dict | None = None,
+    confidence: str | None = None,
+) -> DepthSource:
     """Run a Keras RSN on batches at any size: resized to the model's resolution and back.
 
     Only the inputs the model's switches use are read from the batch (and must be there):

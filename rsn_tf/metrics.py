@@ -93,10 +93,6 @@ class MetricConfig:
         if not 0 <= self.min_depth < self.max_depth:
             raise ValueError(f"min_depth={self.min_depth}, max_depth={self.max_depth}: need 0 <= min < max")
 
-    @property
-    def eigen_crop(self) -> bool:
-        return self.crop == "eigen"
-
 
 def _scaled_box(height: int, width: int, top: float, bottom: float, left: float, right: float) -> np.ndarray:
     mask = np.zeros((height, width), bool)
@@ -144,10 +140,6 @@ def valid_mask(gt: np.ndarray, config: MetricConfig = MetricConfig()) -> np.ndar
 def _replace_non_finite(pred: np.ndarray, config: MetricConfig) -> np.ndarray:
     pred = np.where(np.isposinf(pred), config.max_depth, pred)
     return np.where(np.isnan(pred) | np.isneginf(pred), config.min_depth, pred)
-
-
-def _clamp_prediction(pred: np.ndarray, config: MetricConfig) -> np.ndarray:
-    return np.clip(_replace_non_finite(pred, config), config.min_depth, config.max_depth)
 
 
 def align_prediction(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, alignment: str) -> np.ndarray:

@@ -1,8 +1,9 @@
 """metrics.json: the one typed report every evaluation writes and every reader reads.
 
-Written for rsn-evaluate, for every trained stage (the task's validation) and for Table 3's
-data-only rows; read by the serving bundle, ``rsn-evaluate --against``, the ablation runner
-and rsn-serve-client. Its shape::
+Built by rsn_tf.evaluation.reports (``report_for``: the protocol line comes from
+rsn_tf.evaluation.protocol) for rsn-evaluate, for every trained stage (the task's validation)
+and for Table 3's data rows; read back here for the serving bundle, ``rsn-evaluate --against``
+and the ablation runner. It sits below rsn_tf.serving so that the bundle can read it. Its shape::
 
     {"model": name,
      "protocol_line": "Protocol: ...",     # the one line every report opens with

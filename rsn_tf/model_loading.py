@@ -1,13 +1,14 @@
 """Loading a trained model from its files: a run dir or stage dir, a ``.keras`` file, a ``.tflite``.
 
-Below everything that uses a trained model (rsn_tf.depth_sources for evaluation, prediction,
-the serving client and the web demo; rsn_tf.serving for export), so none of them reaches up
-into another to load one.
+Below everything that uses a trained model: rsn_tf.depth_sources (through which evaluation,
+prediction and the web demo get theirs) and rsn_tf.serving (export), so none of them reaches
+up into another to load one.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -54,7 +55,7 @@ def load_model(
     return model
 
 
-def predict_at_size(run, size: tuple[int, int], rgb: np.ndarray) -> np.ndarray:
+def predict_at_size(run: Callable[[np.ndarray], np.ndarray], size: tuple[int, int], rgb: np.ndarray) -> np.ndarray:
     """``run(uint8 (h, w, 3)) -> (h, w)`` of a fixed-size model, on a photo of any size: the photo
     resized to ``size`` (OpenCV, area), the depth back to the photo's size (bilinear)."""
     import cv2

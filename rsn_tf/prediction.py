@@ -24,6 +24,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -35,6 +36,9 @@ from rsn_tf.colormap import DEFAULT_MAX_DEPTH, colorize_depth
 from rsn_tf.depth_files import depth_to_png16, write_depth_files
 from rsn_tf.errors import UserError
 from rsn_tf.files import atomic_write, atomic_write_json
+
+if TYPE_CHECKING:
+    from rsn_tf.depth_sources import DepthSource
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -153,7 +157,9 @@ def _batches(paths: Sequence[str], batch_size: int, summary: PredictSummary) -> 
         yield batch
 
 
-def predict_images(paths: Sequence[str], source, options: PredictOptions, root: str | None = None) -> PredictSummary:
+def predict_images(
+    paths: Sequence[str], source: DepthSource, options: PredictOptions, root: str | None = None
+) -> PredictSummary:
     """Run ``source`` (a DepthSource) on every image and write its files; never stops on a bad one."""
     from tqdm import tqdm
 
@@ -211,7 +217,7 @@ def _frame_batches(capture, batch_size: int) -> Iterator[list[np.ndarray]]:
         yield batch
 
 
-def predict_video(path: str, source, options: PredictOptions) -> PredictSummary:
+def predict_video(path: str, source: DepthSource, options: PredictOptions) -> PredictSummary:
     """A colourised depth video ``<stem>_depth.mp4`` (and ``<stem>_frames/NNNNNN.png`` in mm)."""
     from tqdm import tqdm
 

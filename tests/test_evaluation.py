@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 from helpers import build_small_merged
 
+from rsn_tf.evaluation.figures import PANEL_WIDTH, comparison_grid, region_boundaries, region_support_figure
+from rsn_tf.evaluation.region_statistics import RegionStatistics, per_region_statistics
 from rsn_tf.evaluation.table3 import (
     PAPER_TABLE3,
     ROW_ORDER,
@@ -30,8 +32,6 @@ from rsn_tf.evaluation.table3 import (
     select_rows,
     summarise_seeds,
 )
-from rsn_tf.evaluation.figures import PANEL_WIDTH, comparison_grid, region_boundaries, region_support_figure
-from rsn_tf.evaluation.region_statistics import RegionStatistics, per_region_statistics
 from rsn_tf.metrics import METRIC_NAMES, MetricConfig, compute_depth_metrics, per_image_metrics, valid_mask
 from tfds_nyu.region_support import region_support
 

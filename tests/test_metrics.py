@@ -151,3 +151,25 @@ def test_median_and_least_squares_alignment_by_hand():
     # [1e-3, 1.5, 3, 4.5, 10] -> |err| / gt = [0.999, .25, 0, .125, 1/9].
     expected = np.mean([0.999, 0.25, 0.0, 0.125, 1.0 / 9.0])
     assert median["abs_rel"] == pytest.approx(expected)
+
+
+def test_the_valid_depth_range_is_written_once():
+    """NYU's (1e-3, 10) m lives in rsn_tf.metrics alone; the protocol, rsn-evaluate's flags and the
+    serving bundle read it from there, so no other module may spell it out as a default."""
+    import pathlib
+    import re
+
+    from rsn_tf.metrics import VALID_DEPTH_RANGE_M
+
+    assert VALID_DEPTH_RANGE_M == (1e-3, 10.0)
+    assert (MetricConfig().min_depth, MetricConfig().max_depth) == (1e-3, 10.0)
+    spelled = re.compile(r"(min_depth\W{1,4}(1e-3|0\.001)\b|max_depth\W{1,4}10(\.0)?\b)")
+    root = pathlib.Path(__file__).resolve().parents[1] / "rsn_tf"
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for path in root.rglob("*.py")
+        if path.name != "metrics.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if spelled.search(line)
+    ]
+    assert not offenders, f"the valid depth range spelled out again in {offenders}"

@@ -134,7 +134,7 @@ def _export(positionals: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # ExportError is a ValueError naming the flag; a missing file is a FileNotFoundError.
+    # ExportError and ModelLoadError are ValueErrors naming the flag; a missing file is a FileNotFoundError.
     return common.run(_export, FLAGS, __doc__, argv, program="rsn-export", errors=(ValueError, FileNotFoundError))
 
 

@@ -50,6 +50,7 @@ from collections.abc import Sequence
 from absl import flags
 
 from rsn_tf.cli import common
+from rsn_tf.colormap import DEFAULT_MAX_DEPTH
 
 __all__ = ["main"]
 
@@ -61,7 +62,7 @@ flags.DEFINE_integer("batch_size", 4, "Images per batch (consecutive images of t
 for _name in ("fx", "fy", "cx", "cy"):
     flags.DEFINE_float(_name, None, f"Intrinsic {_name} in pixels of the input image.", **_F)
 flags.DEFINE_string("camera", None, "JSON with fx, fy, cx, cy (and optionally width, height) for every input.", **_F)
-flags.DEFINE_float("max_depth", 10.0, "Colour-map range in metres.", **_F)
+flags.DEFINE_float("max_depth", DEFAULT_MAX_DEPTH, "Colour-map range in metres.", **_F)
 flags.DEFINE_boolean("confidence", False, "Also write the per-pixel confidence map (images).", **_F)
 flags.DEFINE_enum(
     "confidence_signals",

@@ -26,6 +26,7 @@ import collections
 import io
 import threading
 import uuid
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -33,6 +34,11 @@ import numpy as np
 from rsn_tf.camera import back_project, resolve_intrinsics
 from rsn_tf.colormap import colorize_depth, colour_bar, shared_depth_range
 from rsn_tf.depth_files import depth_to_png16, write_ply
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from rsn_tf.depth_sources import DepthSource
 
 __all__ = ["create_app", "MAX_POINTS"]
 
@@ -65,7 +71,7 @@ class _Results:
             return self._items.get(key)
 
 
-def create_app(source, max_bytes: int = 20 * 1024 * 1024, max_side: int = 4096, keep: int = 8):
+def create_app(source: DepthSource, max_bytes: int = 20 * 1024 * 1024, max_side: int = 4096, keep: int = 8) -> Flask:
     """The Flask app around a depth source (rsn_tf.depth_sources.DepthSource)."""
     from flask import Flask, Response, jsonify, request, send_from_directory
     from werkzeug.exceptions import HTTPException

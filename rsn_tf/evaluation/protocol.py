@@ -105,11 +105,6 @@ class EvaluationProtocol:
 
 def check_comparable(a: dict, b: dict, names: tuple[str, str] = ("first", "second")) -> None:
     """Raise ProtocolMismatchError unless two protocol dicts agree on every compared field."""
-    for name, protocol in zip(names, (a, b)):
-        if not protocol:
-            raise ProtocolMismatchError(
-                f"{name}: the report states no protocol (made before RSN-TF recorded one); run rsn-evaluate again"
-            )
     differences = [
         f"{field}: {a.get(field)!r} vs {b.get(field)!r}" for field in _COMPARED if a.get(field) != b.get(field)
     ]

@@ -7,11 +7,16 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rsn_tf.evaluation.protocol import EvaluationProtocol, check_comparable
 from rsn_tf.metrics import METRIC_NAMES, MetricConfig
 from rsn_tf.metrics_report import MetricsReport
 from rsn_tf.run_dir import METRICS_FILE
+
+if TYPE_CHECKING:
+    from rsn_tf.evaluation.evaluator import EvaluationResult
 
 __all__ = [
     "PAPER_COLUMNS",
@@ -66,7 +71,7 @@ def evaluation_settings(dataset: str, split: str, size: tuple[int, int], metric_
 def report_for(
     name: str,
     settings: dict,
-    keys,
+    keys: Iterable[str],
     metrics: dict,
     pooled: dict | None = None,
     region_statistics: dict | None = None,
@@ -87,7 +92,7 @@ def report_for(
 
 
 def write_reports(
-    out_dir: str, name: str, result, settings: dict, training: dict | None = None, write: bool = True
+    out_dir: str, name: str, result: EvaluationResult, settings: dict, training: dict | None = None, write: bool = True
 ) -> dict:
     """Write metrics.json, metrics.md and per_image.csv for one EvaluationResult.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
@@ -24,6 +25,10 @@ from rsn_tf.depth_files import MM_PER_METRE
 from rsn_tf.metrics import VALID_DEPTH_RANGE_M
 from rsn_tf.metrics_report import MetricsReport
 from tfds_nyu.kinect_camera import KINECT
+
+if TYPE_CHECKING:
+    from rsn_tf.models import RegionSupportNetwork
+    from rsn_tf.serving.signatures import ServingLimits
 
 __all__ = [
     "SERVING_INFO_FILE",
@@ -116,7 +121,12 @@ def _docker_run(export_base: str, model_name: str) -> str:
 
 
 def serving_info(
-    version_dir: str, model, model_name: str, version: int, limits, provenance: dict | None = None
+    version_dir: str,
+    model: RegionSupportNetwork,
+    model_name: str,
+    version: int,
+    limits: ServingLimits,
+    provenance: dict | None = None,
 ) -> dict:
     """The serving_info.json document of a written version (see the module docstring)."""
     export_base = os.path.dirname(os.path.dirname(os.path.abspath(version_dir)))
@@ -238,7 +248,12 @@ def _model_card(info: dict) -> str:
 
 
 def write_serving_bundle(
-    version_dir: str, model, model_name: str, version: int, limits, provenance: dict | None = None
+    version_dir: str,
+    model: RegionSupportNetwork,
+    model_name: str,
+    version: int,
+    limits: ServingLimits,
+    provenance: dict | None = None,
 ) -> dict[str, str]:
     """Write serving_info.json and model_card.md into ``version_dir``; returns their paths."""
     info = serving_info(version_dir, model, model_name, version, limits, provenance)

@@ -18,8 +18,12 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tensorflow_serving.apis import predict_pb2
 
 __all__ = [
     "ServingError",
@@ -166,7 +170,9 @@ def read_serving_info(path: str) -> dict:
 # ------------------------------------------------------------------ gRPC
 
 
-def build_grpc_request(images: Sequence[bytes], model: str = "rsn", signature: str = SIGNATURE):
+def build_grpc_request(
+    images: Sequence[bytes], model: str = "rsn", signature: str = SIGNATURE
+) -> predict_pb2.PredictRequest:
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
@@ -177,7 +183,7 @@ def build_grpc_request(images: Sequence[bytes], model: str = "rsn", signature: s
     return request
 
 
-def parse_grpc_response(response) -> list[dict]:
+def parse_grpc_response(response: predict_pb2.PredictResponse) -> list[dict]:
     import tensorflow as tf
 
     arrays = {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}

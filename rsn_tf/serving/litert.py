@@ -10,7 +10,7 @@ export: by default the network's own resolution (no resize inside, so the maths 
 SavedModel's exactly); ``size=(H, W)`` exports another, with a bilinear resize in and out in
 the graph. The only difference from the SavedModel then is that the downscale is not
 antialiased (TF's antialiased resize is not a LiteRT builtin op). Other sizes: resize the
-photo to the exported size first (``LiteRTModel.predict`` does), or export again.
+photo to the exported size first (``rsn_tf.model_loading.LiteRTModel.predict`` does), or export again.
 
 Variants: ``float32`` (bit-for-bit the same ops), ``float16`` (weights stored in half
 precision, computed in float32), ``int8`` (dynamic-range quantisation: int8 weights,
@@ -24,8 +24,13 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
+
+if TYPE_CHECKING:
+    from rsn_tf.models import RegionSupportNetwork
 
 __all__ = [
     "LITERT_VARIANTS",
@@ -38,7 +43,9 @@ LITERT_VARIANTS = ("float32", "float16", "int8")
 INFO_FILE = "litert_info.json"
 
 
-def fixed_size_function(model, size: tuple[int, int] | None = None):
+def fixed_size_function(
+    model: RegionSupportNetwork, size: tuple[int, int] | None = None
+) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
     """The on-device graph: uint8 image [1, H, W, 3] -> {"depth": [1, H, W]} at ``size`` (default: the model's).
 
     A ``tf.function`` with its input signature; LiteRT converts its concrete function, tf2onnx
@@ -60,7 +67,7 @@ def fixed_size_function(model, size: tuple[int, int] | None = None):
     return serve
 
 
-def convert_litert(model, variant: str = "float32", size: tuple[int, int] | None = None) -> bytes:
+def convert_litert(model: RegionSupportNetwork, variant: str = "float32", size: tuple[int, int] | None = None) -> bytes:
     """One LiteRT flatbuffer of the model; only LiteRT builtin ops (no Flex/Select TF ops)."""
     if variant not in LITERT_VARIANTS:
         raise ValueError(f"variant={variant!r}: expected one of {', '.join(LITERT_VARIANTS)}")
@@ -75,7 +82,7 @@ def convert_litert(model, variant: str = "float32", size: tuple[int, int] | None
 
 
 def export_litert(
-    model,
+    model: RegionSupportNetwork,
     export_base: str,
     model_name: str = "rsn",
     version: int = 1,

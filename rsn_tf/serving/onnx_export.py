@@ -10,6 +10,7 @@ against ONNX Runtime by the tests), at opset 17. Written to
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -17,13 +18,20 @@ import tensorflow as tf
 from rsn_tf.model_loading import predict_at_size
 from rsn_tf.serving.litert import fixed_size_function
 
+if TYPE_CHECKING:
+    from rsn_tf.models import RegionSupportNetwork
+
 __all__ = ["ONNX_OPSET", "export_onnx", "OnnxModel"]
 
 ONNX_OPSET = 17
 
 
 def export_onnx(
-    model, export_base: str, model_name: str = "rsn", version: int = 1, size: tuple[int, int] | None = None
+    model: RegionSupportNetwork,
+    export_base: str,
+    model_name: str = "rsn",
+    version: int = 1,
+    size: tuple[int, int] | None = None,
 ) -> str:
     """Write the ONNX model (atomically: a temporary name, then a rename); returns its path."""
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from rsn_tf.metrics import MetricConfig, compute_depth_metrics
@@ -9,12 +11,12 @@ from rsn_tf.metrics import MetricConfig, compute_depth_metrics
 __all__ = ["ground_truth_region_support_metrics", "printed_region_support_metrics"]
 
 
-def _keys(values) -> list[str]:
+def _keys(values: object) -> list[str]:
     return [k.decode() if isinstance(k, bytes) else str(k) for k in np.asarray(values).reshape(-1)]
 
 
 def ground_truth_region_support_metrics(
-    batches, metric_config: MetricConfig = MetricConfig()
+    batches: Iterable[dict], metric_config: MetricConfig = MetricConfig()
 ) -> tuple[dict, list[str]]:
     """Baseline2: Algorithm 1's region support itself scored as a depth map. Needs no model.
 
@@ -30,7 +32,7 @@ def ground_truth_region_support_metrics(
 
 
 def printed_region_support_metrics(
-    examples, size: tuple[int, int], metric_config: MetricConfig = MetricConfig()
+    examples: Iterable[dict], size: tuple[int, int], metric_config: MetricConfig = MetricConfig()
 ) -> tuple[dict, list[str]]:
     """Baseline2 with the printed Algorithm 1: its region support, made at full resolution from each
     test example's labels and depth, resized (nearest, as the input pipeline resizes every target)
