@@ -50,20 +50,17 @@ from collections.abc import Sequence
 from absl import flags
 
 from rsn_tf.cli import common
-from rsn_tf.colormap import DEFAULT_MAX_DEPTH
+from rsn_tf.prediction import PredictOptions
 
 __all__ = ["main"]
 
 FLAGS = common.new_flag_values()
 _F = dict(flag_values=FLAGS)
 flags.DEFINE_string("model", None, "SavedModel dir, export base, rsn-train --model_dir, or .keras file.", **_F)
-flags.DEFINE_string("out", "predictions", "Output dir.", **_F)
-flags.DEFINE_integer("batch_size", 4, "Images per batch (consecutive images of the same size).", **_F)
+flags.DEFINE_string("out", PredictOptions.out_dir, "Output dir.", **_F)
 for _name in ("fx", "fy", "cx", "cy"):
     flags.DEFINE_float(_name, None, f"Intrinsic {_name} in pixels of the input image.", **_F)
 flags.DEFINE_string("camera", None, "JSON with fx, fy, cx, cy (and optionally width, height) for every input.", **_F)
-flags.DEFINE_float("max_depth", DEFAULT_MAX_DEPTH, "Colour-map range in metres.", **_F)
-flags.DEFINE_boolean("confidence", False, "Also write the per-pixel confidence map (images).", **_F)
 flags.DEFINE_enum(
     "confidence_signals",
     "flip",
@@ -72,32 +69,40 @@ flags.DEFINE_enum(
     **_F,
 )
 common.define_calibration_flags(FLAGS)  # --known, --sparse_depth (a file, or a dir of <name>.png/.npy), ...
-flags.DEFINE_boolean("png_frames", False, "Videos: also write 16-bit PNG depth frames (mm).", **_F)
-flags.DEFINE_float("temporal_smoothing", 0.0, "Videos: weight of the previous frame's log depth (0 = off).", **_F)
+# The prediction options' own fields, named and defaulted as rsn_tf.prediction.PredictOptions has them.
+OPTION_FLAGS = common.define_dataclass_flags(
+    FLAGS,
+    PredictOptions,
+    __name__,
+    only=("batch_size", "max_depth", "confidence", "png_frames", "temporal_smoothing"),
+    helps={
+        "batch_size": "Images per batch (consecutive images of the same size).",
+        "max_depth": "Colour-map range in metres.",
+        "confidence": "Also write the per-pixel confidence map (images).",
+        "png_frames": "Videos: also write 16-bit PNG depth frames (mm).",
+        "temporal_smoothing": "Videos: weight of the previous frame's log depth (0 = off).",
+    },
+)
 flags.DEFINE_boolean("no_progress", False, "No progress bar.", **_F)
 
 
-def _options():
-    from rsn_tf.prediction import PredictOptions
-
+def _options() -> PredictOptions:
     if not 0.0 <= FLAGS.temporal_smoothing < 1.0:
         raise common.CliError(f"--temporal_smoothing={FLAGS.temporal_smoothing}: must be in [0, 1)")
     if FLAGS.batch_size < 1:
         raise common.CliError(f"--batch_size={FLAGS.batch_size}: must be >= 1")
     if FLAGS.camera and not os.path.isfile(FLAGS.camera):
         raise common.CliError(f"--camera={FLAGS.camera}: file not found")
-    return PredictOptions(
+    return common.dataclass_from_flags(
+        PredictOptions,
+        FLAGS,
+        OPTION_FLAGS,
         out_dir=FLAGS.out,
-        batch_size=FLAGS.batch_size,
-        max_depth=FLAGS.max_depth,
-        confidence=FLAGS.confidence,
         intrinsics={k: FLAGS[k].value for k in ("fx", "fy", "cx", "cy") if FLAGS[k].value is not None},
         camera_file=FLAGS.camera,
         known=list(FLAGS.known),
         sparse_depth=FLAGS.sparse_depth,
         calibration=common.calibration_options(FLAGS),
-        png_frames=FLAGS.png_frames,
-        temporal_smoothing=FLAGS.temporal_smoothing,
         progress=not FLAGS.no_progress,
     )
 
