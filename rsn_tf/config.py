@@ -146,7 +146,7 @@ class RuntimeConfig:
     deterministic: bool = _field(
         False,
         "Deterministic kernels (TF op determinism, oneDNN's reordering optimisations off), so a replay of the "
-        "run's config.yaml gives the same weights and metrics (to float noise, 1e-6 relative); costs some speed.",
+        "run's config.yaml gives the same weights and metrics (to float noise, 1e-5 relative); costs some speed.",
     )
     worker_heartbeat_timeout_s: float = _field(
         60.0,
