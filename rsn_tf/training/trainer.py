@@ -333,7 +333,11 @@ class Trainer:
                 f"{total_steps}; weights sha256 {digest}; its own files removed.",
                 flush=True,
             )
-        self._say(f"Stage '{stage.name}' weights sha256 {digest} (every worker ends with the same).")
+        lockstep = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        self._say(
+            f"Stage '{stage.name}' weights sha256 {digest}"
+            + (" (every worker must end with the same)." if lockstep else ".")
+        )
         self.model = model
         return document
 
