@@ -16,9 +16,10 @@ from etils import epath
 
 from tfds_nyu import label_free
 from tfds_nyu.examples import BadFrameError
+from tfds_nyu.generation import beam_requested
 from tfds_nyu.limits import NYU_SIZE
 
-__all__ = ["KINDS", "RegionSupportConfig", "bad_frame", "manual_dir"]
+__all__ = ["KINDS", "BuildRequest", "RegionSupportConfig", "bad_frame", "manual_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,23 @@ class RegionSupportConfig(tfds.core.BuilderConfig):
     def needs_manual_dir(self) -> bool:
         """True when the build reads the user's files from a manual dir; False when it makes its own."""
         return KINDS[self.kind]
+
+
+class BuildRequest:
+    """Mixed into every builder: what this build was asked for, read at its start from the public
+    DownloadConfig (per instance, never per class): the manual dir the user gave (TFDS's
+    ``dl_manager.manual_dir`` raises the same AssertionError for "none given" and for "given but
+    empty", which need different answers) and whether to generate on Beam."""
+
+    def __init__(self, **kwargs):
+        self._use_beam = False
+        self._requested_manual_dir: str | None = None
+        super().__init__(**kwargs)
+
+    def _download_and_prepare(self, dl_manager, download_config):
+        self._requested_manual_dir = download_config.manual_dir
+        self._use_beam = beam_requested(download_config)
+        return super()._download_and_prepare(dl_manager, download_config)
 
 
 def manual_dir(dl_manager: tfds.download.DownloadManager, requested: str | None) -> epath.Path:

@@ -26,9 +26,9 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from tfds_nyu import label_free, nyu_files, nyu_h5, splits
-from tfds_nyu.builder_common import RegionSupportConfig, bad_frame, manual_dir
+from tfds_nyu.builder_common import BuildRequest, RegionSupportConfig, bad_frame, manual_dir
 from tfds_nyu.examples import bad_frame_reason, example_features, region_support_example
-from tfds_nyu.generation import beam_requested, split_examples
+from tfds_nyu.generation import split_examples
 from tfds_nyu.limits import NYU_SIZE
 
 __all__ = ["Builder", "NyuH5TreeConfig", "h5_split_generators"]
@@ -58,7 +58,7 @@ def _config(mode: str, description: str) -> NyuH5TreeConfig:
     return NyuH5TreeConfig(name=mode, description=description, region_mode=mode)
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(BuildRequest, tfds.core.GeneratorBasedBuilder):
     """The sparse-to-dense NYU v2 h5 tree with label-free region-support targets."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -81,8 +81,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def __init__(self, *, skip_bad_frames: bool = False, **kwargs):
         """``skip_bad_frames=True`` skips a corrupt frame (with a warning, counted) instead of failing."""
         self._skip_bad_frames = bool(skip_bad_frames)
-        self._use_beam = False  # set per build from the DownloadConfig (tfds_nyu.generation)
-        self._requested_manual_dir: str | None = None
         super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -93,11 +91,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             homepage="https://github.com/fangchangma/sparse-to-dense",
             metadata=tfds.core.MetadataDict(),
         )
-
-    def _download_and_prepare(self, dl_manager, download_config):
-        self._requested_manual_dir = download_config.manual_dir
-        self._use_beam = beam_requested(download_config)
-        return super()._download_and_prepare(dl_manager, download_config)
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         config = self.builder_config

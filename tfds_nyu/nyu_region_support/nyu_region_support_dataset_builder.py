@@ -40,9 +40,9 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from tfds_nyu import label_free, nyu_files, nyu_mat, splits, synthetic
-from tfds_nyu.builder_common import RegionSupportConfig, bad_frame, manual_dir
+from tfds_nyu.builder_common import BuildRequest, RegionSupportConfig, bad_frame, manual_dir
 from tfds_nyu.examples import bad_frame_reason, example_features, region_support_example, set_class_names
-from tfds_nyu.generation import beam_requested, split_examples
+from tfds_nyu.generation import split_examples
 from tfds_nyu.limits import NYU_SIZE
 from tfds_nyu.nyu_h5_tree.nyu_h5_tree_dataset_builder import NyuH5TreeConfig, h5_split_generators
 
@@ -101,7 +101,7 @@ class NyuRegionSupportConfig(RegionSupportConfig):
         return keys
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(BuildRequest, tfds.core.GeneratorBasedBuilder):
     """NYU Depth v1 + v2 with region-support targets (Algorithm 1)."""
 
     # New configs leave the existing ones' data unchanged, so they do not bump the version.
@@ -211,10 +211,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self._download = bool(download)
         self._skip_bad_frames = bool(skip_bad_frames)
         self._urls = {**URLS, **(urls or {})}
-        # Per build, set in _download_and_prepare / _split_generators.
-        self._use_beam = False
-        self._requested_manual_dir: str | None = None
-        self._mats: MatFrames | None = None
+        self._mats: MatFrames | None = None  # per build, set in _split_generators
         super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -226,14 +223,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             homepage="https://cs.nyu.edu/~silberman/datasets/",
             metadata=tfds.core.MetadataDict(),
         )
-
-    def _download_and_prepare(self, dl_manager, download_config):
-        # From the public DownloadConfig: the manual dir the user asked for (TFDS's
-        # dl_manager.manual_dir raises the same AssertionError for "none given" and for
-        # "given but empty", which need different answers), and whether to generate on Beam.
-        self._requested_manual_dir = download_config.manual_dir
-        self._use_beam = beam_requested(download_config)
-        return super()._download_and_prepare(dl_manager, download_config)
 
     # ------------------------------------------------------------------ files
 

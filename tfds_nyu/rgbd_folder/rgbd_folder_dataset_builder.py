@@ -27,9 +27,9 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from tfds_nyu import label_free, rgbd_frames, splits
-from tfds_nyu.builder_common import RegionSupportConfig
+from tfds_nyu.builder_common import BuildRequest, RegionSupportConfig
 from tfds_nyu.examples import example_features, region_support_example
-from tfds_nyu.generation import beam_requested, split_examples
+from tfds_nyu.generation import split_examples
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def _config(mode: str, description: str) -> RgbdFolderConfig:
     return RgbdFolderConfig(name=mode, description=description, region_mode=mode)
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(BuildRequest, tfds.core.GeneratorBasedBuilder):
     """An RGB-D folder of the user's, with Algorithm 1's targets."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -76,10 +76,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     same layout, or train.txt and test.txt listing stems.
     """
 
-    def __init__(self, **kwargs):
-        self._use_beam = False  # set per build from the DownloadConfig (tfds_nyu.generation)
-        super().__init__(**kwargs)
-
     def _info(self) -> tfds.core.DatasetInfo:
         config = self.builder_config
         return self.dataset_info_from_configs(
@@ -87,10 +83,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             supervised_keys=("image", "depth"),
             metadata=tfds.core.MetadataDict(),
         )
-
-    def _download_and_prepare(self, dl_manager, download_config):
-        self._use_beam = beam_requested(download_config)
-        return super()._download_and_prepare(dl_manager, download_config)
 
     def _folder(self, dl_manager) -> epath.Path:
         try:
