@@ -106,13 +106,11 @@ def test_an_informative_ranking_beats_random_and_the_accumulator_averages_images
     assert result["oracle"][-1] < result["curve"][-1] < result["random"][-1]
 
 
-def test_the_exported_signature_offers_confidence(tmp_path):
-    from rsn_tf.models import RegionSupportNetwork, get_preset
-    from rsn_tf.serving.exporter import export_saved_model
+def test_the_exported_signature_offers_confidence(confidence_export):
+    from rsn_tf.model_loading import load_keras_file
 
-    model = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
-    model.build()
-    path = export_saved_model(model, str(tmp_path), "rsn", include_confidence=True)
+    model = load_keras_file(confidence_export["keras"])
+    path = confidence_export["saved_model"]
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     shown = subprocess.run([cli, "show", "--dir", path, "--all"], capture_output=True, text=True, check=True).stdout
     for signature in ("serving_default", "predict_image_bytes"):

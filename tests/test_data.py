@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import build_small_merged
+from conftest import SHARED_DATASET
 
 from rsn_tf.config import DataConfig
 from rsn_tf.data import DatasetNotBuiltError, augment, load_builder, make_dataset, preprocess
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return build_small_merged(tmp_path_factory.mktemp("pipeline"), v2_frames=6, v1_frames=8, seed=4)
+def built(mini_data_dir):
+    """The suite's shared small dataset (read only)."""
+    return load_builder(SHARED_DATASET, data_dir=mini_data_dir)
 
 
 def example(h=12, w=16):

@@ -15,27 +15,40 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import built_once
 
-from rsn_tf.model_loading import LiteRTModel
+from rsn_tf.model_loading import LiteRTModel, load_keras_file
 from rsn_tf.models import RegionSupportNetwork, get_preset
 from rsn_tf.serving.exporter import export_saved_model
 from rsn_tf.serving.litert import LITERT_VARIANTS, export_litert
 from rsn_tf.serving.signatures import ServingLimits
 
 
-@pytest.fixture(scope="module")
-def model():
+def _build(target) -> None:
     tf.keras.utils.set_random_seed(3)
     net = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
     net.build()
-    return net
+    net.save(str(target / "model.keras"))
+    saved = export_saved_model(net, str(target), "rsn", limits=ServingLimits(max_side=512, max_batch=4, max_bytes=4000))
+    litert = export_litert(net, str(target), "rsn", 1)
+    (target / "paths.json").write_text(json.dumps({"saved": saved, "litert": litert}))
 
 
 @pytest.fixture(scope="module")
-def exports(model, tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("export"))
-    saved = export_saved_model(model, base, "rsn", limits=ServingLimits(max_side=512, max_batch=4, max_bytes=4000))
-    return base, saved, export_litert(model, base, "rsn", 1)
+def built(shared_root):
+    """A tiny model, its SavedModel and its LiteRT variants, built once per test run (read only)."""
+    return built_once(shared_root, "deploy_exports", _build)
+
+
+@pytest.fixture(scope="module")
+def model(built):
+    return load_keras_file(str(built / "model.keras"))
+
+
+@pytest.fixture(scope="module")
+def exports(built):
+    paths = json.loads((built / "paths.json").read_text())
+    return str(built), paths["saved"], paths["litert"]
 
 
 def _photos(n: int, size=(48, 64)) -> np.ndarray:

@@ -11,12 +11,11 @@ import hashlib
 import json
 import math
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
+from conftest import SHARED_DATASET, built_once
 from helpers import build_small_merged
 
 from rsn_tf.evaluation.figures import PANEL_WIDTH, comparison_grid, region_boundaries, region_support_figure
@@ -99,6 +98,14 @@ def test_region_statistics_reject_mismatched_shapes():
 
 
 # ------------------------------------------------------------------ the ablation table
+
+
+def test_the_split_fingerprint_is_the_sha256_of_the_sorted_ids_whatever_their_order():
+    from rsn_tf.evaluation.protocol import split_fingerprint
+
+    by_hand = hashlib.sha256(b"v1_00002\nv2_00010\nv2_00031").hexdigest()
+    assert split_fingerprint(["v2_00031", "v1_00002", "v2_00010"]) == by_hand
+    assert split_fingerprint(["v2_00010", "v2_00031", "v1_00002"]) == by_hand
 
 
 def test_rows_cover_table3_and_claims_are_judged_on_rmse():
@@ -215,9 +222,9 @@ def test_figure_grid_and_region_support_figure_have_the_documented_layout():
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("eval_data")
-    build_small_merged(root, v2_frames=6, v1_frames=6, seed=5)
+def data_dir(shared_root):
+    """A small `merged` build at NYU's 480x640 (the crops are defined there), built once per test run (read only)."""
+    root = built_once(shared_root, "eval_merged", lambda r: build_small_merged(r, v2_frames=6, v1_frames=6, seed=5))
     return str(root / "tfds")
 
 
@@ -395,52 +402,45 @@ def test_bad_arguments_name_the_flag_and_exit_2(args, message, capsys):
 
 
 @pytest.mark.slow
-def test_ablation_smoke_two_rows_then_resume_and_evaluate_the_stage(data_dir, tmp_path):
+def test_ablation_smoke_two_rows_then_resume_and_evaluate_the_stage(mini_data_dir, tmp_path, capsys):
+    from rsn_tf.cli.ablation import main as ablation
+
     out = tmp_path / "ablation"
-    cmd = [
-        sys.executable,
-        "-m",
-        "rsn_tf.cli.ablation",
-        f"--dataset={DATASET}",
-        f"--data_dir={data_dir}",
+    argv = [
+        f"--dataset={SHARED_DATASET}",
+        f"--data_dir={mini_data_dir}",
         "--rows=baseline2,baseline2_printed,baseline1",
         "--epochs=1",
         "--steps_per_epoch=2",
         "--batch_size=4",
         f"--out={out}",
     ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    first = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
-    assert first.returncode == 0, first.stderr[-3000:]
+    assert ablation(argv) == 0, capsys.readouterr().err[-3000:]
+    first = capsys.readouterr()
     table = (out / "ablation.md").read_text()
     assert (
         "Baseline2: analysis of ground truth | ours" in table
         and "Baseline1: generation for region support | ours" in table
     )
     assert "| | paper | 0.2334 |" in table and "| | paper | 0.5063 |" in table
-    assert "not tested" in first.stdout  # claims whose rows were not run
+    assert "not tested" in first.out  # claims whose rows were not run
     stage = json.loads((out / "baseline1" / "stage.json").read_text())
     assert stage["generation_only"] is True and stage["region_mode"] == "log"
     summary = json.loads((out / "ablation.json").read_text())
     assert set(summary["results"]) == {"baseline1", "baseline2", "baseline2_printed"}
     # The printed Algorithm 1 leaves gaps, so its Baseline2 is far worse than ours (the paper's 1.29 m).
     assert summary["results"]["baseline2_printed"]["rmse"] > 2 * summary["results"]["baseline2"]["rmse"]
-    again = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
-    assert again.returncode == 0 and again.stdout.count("done earlier") == 3
+    assert ablation(argv) == 0 and capsys.readouterr().out.count("done earlier") == 3
     assert json.loads((out / "ablation.json").read_text())["seconds"] == summary["seconds"]  # kept on resume
-    other = subprocess.run(
-        [c for c in cmd if c != "--epochs=1"] + ["--epochs=2"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=600,
-    )
-    assert other.returncode == 2 and "--epochs=2 (was 1)" in other.stderr  # budgets never mix in one table
+    assert ablation([c for c in argv if c != "--epochs=1"] + ["--epochs=2"]) == 2
+    assert "--epochs=2 (was 1)" in capsys.readouterr().err  # budgets never mix in one table
     # The generation-only stage dir evaluates as a Keras source with its stage's switches.
     assert (
         evaluate(
-            f"--model={out / 'baseline1'}", f"--dataset={DATASET}", f"--data_dir={data_dir}", f"--out={tmp_path / 'e'}"
+            f"--model={out / 'baseline1'}",
+            f"--dataset={SHARED_DATASET}",
+            f"--data_dir={mini_data_dir}",
+            f"--out={tmp_path / 'e'}",
         )
         == 0
     )

@@ -346,6 +346,7 @@ def test_mixed_bfloat16_outputs_float32_close_to_float32_model():
     from rsn_tf.runtime import inference_function, set_precision
 
     x = images(1, 32, 48, seed=9)
+    keras.utils.set_random_seed(0)
     reference = RegionSupportNetwork(TEST_CONFIG)
     reference.build()
     expected = reference(x, training=False)["depth"].numpy()
@@ -360,6 +361,7 @@ def test_mixed_bfloat16_outputs_float32_close_to_float32_model():
         set_precision("float32")
     assert got.dtype == tf.float32
     relative = np.abs(got.numpy() - expected) / expected
+    # 0.025 on an AVX2 machine; 0.05-0.18 there while the pyramid pooling summed its windows in bfloat16.
     assert np.mean(relative) < 0.03
     with pytest.raises(ValueError, match="precision"):
         set_precision("float8")

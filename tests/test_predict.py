@@ -9,6 +9,7 @@ import os
 import cv2
 import numpy as np
 import pytest
+from conftest import built_once
 
 from rsn_tf.camera import back_project
 from rsn_tf.cli.predict import main
@@ -59,14 +60,19 @@ def test_intrinsics_scale_with_the_image_and_can_be_overridden():
     assert intrinsics_for(240, 320, fx=100.0)[0] == 100.0
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def _export(target) -> None:
     from rsn_tf.models import RegionSupportNetwork, get_preset
     from rsn_tf.serving.exporter import export_saved_model
 
     model = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
     model.build()
-    return export_saved_model(model, str(tmp_path_factory.mktemp("exp")), "rsn")
+    export_saved_model(model, str(target), "rsn")
+
+
+@pytest.fixture(scope="module")
+def exported(shared_root):
+    """A tiny model's SavedModel, built once per test run (read only)."""
+    return str(built_once(shared_root, "predict_export", _export) / "rsn" / "1")
 
 
 @needs_shared
@@ -136,6 +142,12 @@ def test_intrinsics_come_from_flags_then_json_then_exif_then_kinect(tmp_path):
     (tmp_path / "phone.camera.json").write_text('{"fx": 120, "fy": 121, "cx": 80, "cy": 60, "width": 160}')
     sidecar = resolve_intrinsics(60, 80, photo)
     assert sidecar.source.startswith("json:") and (sidecar.fx, sidecar.cx) == (60.0, 40.0) and sidecar.fy == 121
+    # Each axis by its own factor: measured at 160x240 (w x h), used at 80x60: x by 1/2, y by 1/4.
+    (tmp_path / "phone.camera.json").write_text(
+        '{"fx": 120, "fy": 121, "cx": 80, "cy": 60, "width": 160, "height": 240}'
+    )
+    both = resolve_intrinsics(60, 80, photo)
+    assert (both.fx, both.fy, both.cx, both.cy) == (60.0, 30.25, 40.0, 15.0)
     # Flags beat both; a partial set overrides the next source's values.
     assert resolve_intrinsics(60, 80, photo, {"fx": 70.0}).source.startswith("flags+json:")
     full = resolve_intrinsics(60, 80, photo, {"fx": 1.0, "fy": 2.0, "cx": 3.0, "cy": 4.0})
@@ -154,13 +166,8 @@ def test_intrinsics_come_from_flags_then_json_then_exif_then_kinect(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def exported_with_confidence(tmp_path_factory):
-    from rsn_tf.models import RegionSupportNetwork, get_preset
-    from rsn_tf.serving.exporter import export_saved_model
-
-    model = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
-    model.build()
-    return export_saved_model(model, str(tmp_path_factory.mktemp("exp")), "rsn", include_confidence=True)
+def exported_with_confidence(confidence_export):
+    return confidence_export["saved_model"]
 
 
 @needs_shared

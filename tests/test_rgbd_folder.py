@@ -230,11 +230,12 @@ def _real_or_skip():
 
 
 @pytest.fixture(scope="module")
-def real_built(tmp_path_factory):
+def real_built(shared_root):
+    """The real frames built as rgbd_folder/slic, once per test run (read only)."""
+    from conftest import built_once
+
     real = _real_or_skip()
-    data_dir = tmp_path_factory.mktemp("real_rgbd_tfds")
-    build(real, data_dir, "slic")
-    return real, str(data_dir)
+    return real, str(built_once(shared_root, "real_rgbd_slic", lambda d: build(real, d, "slic")))
 
 
 @pytest.mark.slow
@@ -269,10 +270,10 @@ def test_the_real_frames_build_and_load_elsewhere_with_plain_tfds(real_built):
 
 @pytest.mark.slow
 def test_rsn_train_runs_two_steps_on_the_real_frames(real_built, tmp_path):
+    from conftest import train_in_process
+
     real, data_dir = real_built
-    cmd = [
-        sys.executable,
-        os.path.join(ROOT, "train.py"),
+    argv = [
         "--dataset=rgbd_folder/slic",
         f"--data_dir={data_dir}",
         f"--manual_dir={real}",
@@ -285,9 +286,8 @@ def test_rsn_train_runs_two_steps_on_the_real_frames(real_built, tmp_path):
         "--image_summaries=0",
         "--export=false",
     ]
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert out.returncode == 0, out.stderr[-3000:]
+    code, _, err = train_in_process(argv)
+    assert code == 0, err[-3000:]
     metrics = json.load(open(tmp_path / "model" / "joint" / "metrics.json"))
     assert metrics["settings"]["dataset"] == "rgbd_folder/slic"
     assert metrics["training"]["steps"] == 2
@@ -295,9 +295,8 @@ def test_rsn_train_runs_two_steps_on_the_real_frames(real_built, tmp_path):
     config_before = (tmp_path / "model" / "config.yaml").read_text()
     other = tmp_path / "other"
     folder(other)
-    cmd = [f"--manual_dir={other}" if c.startswith("--manual_dir=") else c for c in cmd]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert out.returncode != 0 and "was built from another folder" in out.stderr
+    code, _, err = train_in_process([f"--manual_dir={other}" if c.startswith("--manual_dir=") else c for c in argv])
+    assert code != 0 and "was built from another folder" in err
     assert (tmp_path / "model" / "config.yaml").read_text() == config_before
 
 

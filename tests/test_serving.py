@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import built_once
 
-from rsn_tf.model_loading import ModelLoadError, load_model
+from rsn_tf.model_loading import ModelLoadError, load_keras_file, load_model
 from rsn_tf.models import RegionSupportNetwork, get_preset
 from rsn_tf.serving import exporter
 from rsn_tf.serving.exporter import ExportError, export_saved_model
@@ -23,22 +24,31 @@ from rsn_tf.serving.signatures import DepthServer, ServingLimits
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_PHOTOS = sorted(glob.glob(os.path.join(ROOT, "..", "shared", "data", "real_indoor", "*_image.png")))
 needs_shared = pytest.mark.skipif(not REAL_PHOTOS, reason="the shared test data (../shared/data/real_indoor) is absent")
-RSN_EXPORT = os.path.join(os.path.dirname(sys.executable), "rsn-export")  # the console script of pip install -e .
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
 LIMITS = ServingLimits(max_side=700, max_batch=3)
 
 
-@pytest.fixture(scope="module")
-def model():
+def _build(target) -> None:
     m = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
     m.build()
-    return m
+    m.save(str(target / "model.keras"))
+    export_saved_model(m, str(target / "export"), "rsn", limits=LIMITS, include_iterations=True)
 
 
 @pytest.fixture(scope="module")
-def exported(model, tmp_path_factory):
-    base = tmp_path_factory.mktemp("export")
-    return export_saved_model(model, str(base), "rsn", limits=LIMITS, include_iterations=True)
+def built(shared_root):
+    """A tiny model and its SavedModel (both signatures, every iteration), built once per test run (read only)."""
+    return built_once(shared_root, "serving_export", _build)
+
+
+@pytest.fixture(scope="module")
+def model(built):
+    return load_keras_file(str(built / "model.keras"))
+
+
+@pytest.fixture(scope="module")
+def exported(built):
+    return str(built / "export" / "rsn" / "1")
 
 
 @pytest.fixture(scope="module")
@@ -275,27 +285,16 @@ def test_interrupted_export_leaves_no_partial_version(model, tmp_path, monkeypat
 
 
 @pytest.mark.slow
-def test_export_cli_from_a_keras_file_and_bad_arguments(model, tmp_path):
+def test_export_cli_from_a_keras_file_and_bad_arguments(model, tmp_path, capsys):
+    from rsn_tf.cli.export import main as export_main
+
     path = tmp_path / "rsn.keras"
     model.save(path)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    cmd = [
-        RSN_EXPORT,
-        f"--keras_model={path}",
-        f"--export_base={tmp_path / 'out'}",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert f"SavedModel written to {tmp_path / 'out' / 'rsn' / '1'}" in result.stdout
-    bad = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "export.py"), f"--model_dir={tmp_path / 'nothing'}"],  # thin entry point
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env=env,
-    )
-    assert bad.returncode == 2 and "no finished stage" in bad.stderr and "Traceback" not in bad.stderr
+    assert export_main([f"--keras_model={path}", f"--export_base={tmp_path / 'out'}"]) == 0
+    assert f"SavedModel written to {tmp_path / 'out' / 'rsn' / '1'}" in capsys.readouterr().out
+    assert export_main([f"--model_dir={tmp_path / 'nothing'}"]) == 2
+    err = capsys.readouterr().err
+    assert "no finished stage" in err and "Traceback" not in err
     with pytest.raises(ModelLoadError, match="exactly one"):
         load_model()
 
