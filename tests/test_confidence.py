@@ -106,6 +106,7 @@ def test_an_informative_ranking_beats_random_and_the_accumulator_averages_images
     assert result["oracle"][-1] < result["curve"][-1] < result["random"][-1]
 
 
+@pytest.mark.slow
 def test_the_exported_signature_offers_confidence(confidence_export):
     from rsn_tf.model_loading import load_keras_file
 

@@ -59,6 +59,7 @@ def _photos(n: int, size=(48, 64)) -> np.ndarray:
     return np.stack([cv2.resize(f, size[::-1], interpolation=cv2.INTER_AREA) for f in frames])
 
 
+@pytest.mark.slow
 def test_every_litert_variant_agrees_with_the_saved_model(exports):
     base, saved_dir, litert = exports
     saved = tf.saved_model.load(saved_dir)
@@ -82,6 +83,7 @@ def test_every_litert_variant_agrees_with_the_saved_model(exports):
     assert os.path.getsize(litert["int8"]) < 0.5 * os.path.getsize(litert["float32"])
 
 
+@pytest.mark.slow
 def test_onnx_agrees_with_the_saved_model_in_onnx_runtime(model, exports, tmp_path):
     from rsn_tf.serving.onnx_export import OnnxModel, export_onnx
 
@@ -97,6 +99,7 @@ def test_onnx_agrees_with_the_saved_model_in_onnx_runtime(model, exports, tmp_pa
     assert runner.predict(_photos(1, (30, 40))[0]).shape == (30, 40)
 
 
+@pytest.mark.slow
 def test_litert_at_another_size_is_the_saved_models_maths(model, tmp_path):
     # Upsampling in (24x32 -> the network's 48x64) involves no antialiasing, so the graphs match exactly.
     paths = export_litert(model, str(tmp_path), "rsn", 1, ("float32",), size=(24, 32))
@@ -123,6 +126,7 @@ def _saved_model_cli(path: str) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_every_statement_of_serving_info_holds_against_the_saved_model(exports):
     base, saved_dir, _ = exports
     info = json.loads(open(os.path.join(saved_dir, "serving_info.json")).read())
@@ -160,6 +164,7 @@ def test_every_statement_of_serving_info_holds_against_the_saved_model(exports):
     assert "| `serving_default` | input | `images` | uint8 | [-1, -1, -1, 3] | RGB, 0-255 |" in card
 
 
+@pytest.mark.slow
 def test_client_info_prints_the_contract(exports, capsys):
     from rsn_tf.cli.serve_client import main
 
@@ -222,6 +227,7 @@ def test_the_health_probe_wants_an_available_version_not_an_open_port(capsys):
     assert "cannot connect" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_export_cli_writes_litert_beside_the_saved_model_and_refuses_unknown_formats(model, tmp_path, capsys):
     from rsn_tf.cli.export import main
 

@@ -278,7 +278,7 @@ def test_flop_counter_on_a_single_conv():
     assert count_flops(lambda x: strided(x), [tf.TensorSpec((1, 20, 30, 4))]) == 2 * 5 * 5 * 4 * 8 * 10 * 15
 
 
-def test_generation_flops_are_dominated_by_the_trunk_estimate():
+def test_generation_flops_exceed_the_stem_and_first_block_counted_by_hand():
     # FLOPs of the stem + stage 1 at full resolution, by hand, are a lower bound.
     cfg = TEST_CONFIG
     gen = GenerationModule(cfg)

@@ -18,7 +18,7 @@ from conftest import built_once
 from rsn_tf.model_loading import ModelLoadError, load_keras_file, load_model
 from rsn_tf.models import RegionSupportNetwork, get_preset
 from rsn_tf.serving import exporter
-from rsn_tf.serving.exporter import ExportError, export_saved_model
+from rsn_tf.serving.exporter import export_saved_model
 from rsn_tf.serving.signatures import DepthServer, ServingLimits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -261,19 +261,6 @@ def test_warmup_records_parse_and_run_against_the_saved_model(exported, loaded):
 
 
 @pytest.mark.slow
-def test_versions_count_up_and_overwrite_is_refused(model, tmp_path):
-    first = export_saved_model(model, str(tmp_path), "rsn")
-    second = export_saved_model(model, str(tmp_path), "rsn")
-    assert first.endswith("/rsn/1") and second.endswith("/rsn/2")
-    with pytest.raises(ExportError, match="already exists; pass --overwrite"):
-        export_saved_model(model, str(tmp_path), "rsn", version=2)
-    marker = os.path.join(second, "marker")
-    open(marker, "w").close()
-    export_saved_model(model, str(tmp_path), "rsn", version=2, overwrite=True)
-    assert not os.path.exists(marker) and os.path.exists(os.path.join(second, "saved_model.pb"))
-
-
-@pytest.mark.slow
 def test_interrupted_export_leaves_no_partial_version(model, tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("disk full (simulated)")
@@ -285,13 +272,25 @@ def test_interrupted_export_leaves_no_partial_version(model, tmp_path, monkeypat
 
 
 @pytest.mark.slow
-def test_export_cli_from_a_keras_file_and_bad_arguments(model, tmp_path, capsys):
+def test_export_cli_from_a_keras_file_counts_versions_up_refuses_an_overwrite_and_bad_arguments(
+    model, tmp_path, capsys
+):
     from rsn_tf.cli.export import main as export_main
 
     path = tmp_path / "rsn.keras"
     model.save(path)
-    assert export_main([f"--keras_model={path}", f"--export_base={tmp_path / 'out'}"]) == 0
+    argv = [f"--keras_model={path}", f"--export_base={tmp_path / 'out'}"]
+    assert export_main(argv) == 0
     assert f"SavedModel written to {tmp_path / 'out' / 'rsn' / '1'}" in capsys.readouterr().out
+    assert export_main(argv) == 0  # the next version, never the same one
+    second = tmp_path / "out" / "rsn" / "2"
+    assert f"SavedModel written to {second}" in capsys.readouterr().out
+    assert export_main([*argv, "--version=2"]) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    (second / "marker").write_text("")
+    assert export_main([*argv, "--version=2", "--overwrite"]) == 0
+    assert not (second / "marker").exists() and (second / "saved_model.pb").exists()
+    assert sorted(os.listdir(tmp_path / "out" / "rsn")) == ["1", "2"]
     assert export_main([f"--model_dir={tmp_path / 'nothing'}"]) == 2
     err = capsys.readouterr().err
     assert "no finished stage" in err and "Traceback" not in err
