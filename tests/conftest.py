@@ -15,9 +15,8 @@ printed and wrote.
 
 Shared artefacts (fixtures below). Built once per test run, behind a file lock in the directory
 that every xdist worker of the run shares: the small dataset (``nyu_region_support/synthetic_mini``,
-96x128, through NYU's .mat path), one tiny run with all five stages, and one export of it (the
-SavedModel, its ``.keras`` file and its LiteRT file). Tests only read them; a test that changes one
-copies it first (``copy_of``).
+96x128, through NYU's .mat path), one tiny run with all five stages, and the tiny models and
+exports that several modules read (``built_tiny_model``). Tests only read them.
 """
 
 from __future__ import annotations
@@ -88,11 +87,6 @@ def built_once(root: pathlib.Path, name: str, build: Callable[[pathlib.Path], No
     return target
 
 
-def copy_of(artefact: pathlib.Path | str, where: pathlib.Path) -> pathlib.Path:
-    """A private copy of a shared artefact, for a test that changes it."""
-    return pathlib.Path(shutil.copytree(artefact, where, ignore=shutil.ignore_patterns(_COMPLETE, "*.lock")))
-
-
 def _build_mini_dataset(target: pathlib.Path) -> None:
     import tensorflow_datasets as tfds
 
@@ -151,41 +145,34 @@ def tiny_run(shared_root, mini_data_dir) -> pathlib.Path:
     return built_once(shared_root, "tiny_run", build) / "run"
 
 
-@pytest.fixture(scope="session")
-def tiny_export(shared_root, tiny_run) -> dict[str, str]:
-    """The tiny run's joint stage exported: ``saved_model`` (a version dir), ``base``, ``keras``, ``litert``."""
+def built_tiny_model(
+    root: pathlib.Path, name: str, export: Callable[[object, pathlib.Path], None], seed: int | None = None
+) -> pathlib.Path:
+    """``root/name``: an untrained tiny model at 48x64 saved as ``model.keras``, then ``export(model, dir)``,
+    built once per test run (``built_once``). Load the model back with ``load_keras_file``."""
 
     def build(target: pathlib.Path) -> None:
-        from rsn_tf.model_loading import load_model
-        from rsn_tf.serving.exporter import export_litert, export_saved_model
+        import keras
 
-        model = load_model(str(tiny_run))
-        export_saved_model(model, str(target / "export"), "rsn")
-        model.save(str(target / "rsn.keras"))
-        litert = export_litert(model, str(target / "export"), "rsn", 1)
-        (target / "litert.txt").write_text(litert["float32"])
+        from rsn_tf.models import RegionSupportNetwork, get_preset
 
-    target = built_once(shared_root, "tiny_export", build)
-    return {
-        "base": str(target / "export"),
-        "saved_model": str(target / "export" / "rsn" / "1"),
-        "keras": str(target / "rsn.keras"),
-        "litert": (target / "litert.txt").read_text(),
-    }
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        model = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
+        model.build()
+        model.save(str(target / "model.keras"))
+        export(model, target)
+
+    return built_once(root, name, build)
 
 
 @pytest.fixture(scope="session")
 def confidence_export(shared_root) -> dict[str, str]:
     """An untrained tiny model at 48x64 (``keras``) and its SavedModel with the confidence output (``saved_model``)."""
+    from rsn_tf.serving.exporter import export_saved_model
 
-    def build(target: pathlib.Path) -> None:
-        from rsn_tf.models import RegionSupportNetwork, get_preset
-        from rsn_tf.serving.exporter import export_saved_model
-
-        model = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
-        model.build()
-        model.save(str(target / "model.keras"))
+    def export(model, target: pathlib.Path) -> None:
         export_saved_model(model, str(target / "export"), "rsn", include_confidence=True)
 
-    target = built_once(shared_root, "confidence_export", build)
+    target = built_tiny_model(shared_root, "confidence_export", export)
     return {"keras": str(target / "model.keras"), "saved_model": str(target / "export" / "rsn" / "1")}

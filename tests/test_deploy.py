@@ -15,20 +15,15 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import built_once
+from conftest import built_tiny_model
 
 from rsn_tf.model_loading import LiteRTModel, load_keras_file
-from rsn_tf.models import RegionSupportNetwork, get_preset
 from rsn_tf.serving.exporter import export_saved_model
 from rsn_tf.serving.litert import LITERT_VARIANTS, export_litert
 from rsn_tf.serving.signatures import ServingLimits
 
 
-def _build(target) -> None:
-    tf.keras.utils.set_random_seed(3)
-    net = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
-    net.build()
-    net.save(str(target / "model.keras"))
+def _export(net, target) -> None:
     saved = export_saved_model(net, str(target), "rsn", limits=ServingLimits(max_side=512, max_batch=4, max_bytes=4000))
     litert = export_litert(net, str(target), "rsn", 1)
     (target / "paths.json").write_text(json.dumps({"saved": saved, "litert": litert}))
@@ -37,7 +32,7 @@ def _build(target) -> None:
 @pytest.fixture(scope="module")
 def built(shared_root):
     """A tiny model, its SavedModel and its LiteRT variants, built once per test run (read only)."""
-    return built_once(shared_root, "deploy_exports", _build)
+    return built_tiny_model(shared_root, "deploy_exports", _export, seed=3)
 
 
 @pytest.fixture(scope="module")

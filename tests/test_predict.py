@@ -9,7 +9,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from conftest import built_once
+from conftest import built_tiny_model
 
 from rsn_tf.camera import back_project
 from rsn_tf.cli.predict import main
@@ -60,19 +60,16 @@ def test_intrinsics_scale_with_the_image_and_can_be_overridden():
     assert intrinsics_for(240, 320, fx=100.0)[0] == 100.0
 
 
-def _export(target) -> None:
-    from rsn_tf.models import RegionSupportNetwork, get_preset
+def _export(model, target) -> None:
     from rsn_tf.serving.exporter import export_saved_model
 
-    model = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
-    model.build()
     export_saved_model(model, str(target), "rsn")
 
 
 @pytest.fixture(scope="module")
 def exported(shared_root):
     """A tiny model's SavedModel, built once per test run (read only)."""
-    return str(built_once(shared_root, "predict_export", _export) / "rsn" / "1")
+    return str(built_tiny_model(shared_root, "predict_export", _export) / "rsn" / "1")
 
 
 @needs_shared

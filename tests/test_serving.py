@@ -13,10 +13,9 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import built_once
+from conftest import built_tiny_model
 
 from rsn_tf.model_loading import ModelLoadError, load_keras_file, load_model
-from rsn_tf.models import RegionSupportNetwork, get_preset
 from rsn_tf.serving import exporter
 from rsn_tf.serving.exporter import export_saved_model
 from rsn_tf.serving.signatures import DepthServer, ServingLimits
@@ -28,17 +27,14 @@ SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli
 LIMITS = ServingLimits(max_side=700, max_batch=3)
 
 
-def _build(target) -> None:
-    m = RegionSupportNetwork(get_preset("tiny", height=48, width=64))
-    m.build()
-    m.save(str(target / "model.keras"))
+def _export(m, target) -> None:
     export_saved_model(m, str(target / "export"), "rsn", limits=LIMITS, include_iterations=True)
 
 
 @pytest.fixture(scope="module")
 def built(shared_root):
     """A tiny model and its SavedModel (both signatures, every iteration), built once per test run (read only)."""
-    return built_once(shared_root, "serving_export", _build)
+    return built_tiny_model(shared_root, "serving_export", _export)
 
 
 @pytest.fixture(scope="module")
