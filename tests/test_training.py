@@ -143,6 +143,8 @@ def test_two_workers_build_once_ride_out_a_stall_survive_sigterm_and_a_dead_peer
             assert proc.returncode == 42, log.read_text()[-3000:]  # both: preempted, checkpoint saved
         assert time.time() - signalled < 120
         chief, other = (log.read_text() for _, log in workers)
+        for text in (chief, other):  # rsn-train's own exit (its TerminationConfig), not TF's default one
+            assert "rsn-train: preempted: every worker saved a checkpoint" in text, text[-3000:]
         assert "MultiWorkerMirroredStrategy" in chief
         assert "Building nyu_region_support/synthetic_hard_mini" in chief and "Waiting for" not in chief
         assert "Waiting for the chief (worker 0) to build nyu_region_support/synthetic_hard_mini" in other

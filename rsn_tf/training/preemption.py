@@ -65,4 +65,7 @@ def multi_worker_handler(strategy, manager):
         sys.exit(EXIT_PREEMPTED)
 
     config = tf.distribute.experimental.TerminationConfig(exit_fn=exit_fn, grace_period=0)
-    return tf.distribute.experimental.PreemptionCheckpointHandler(strategy.cluster_resolver, manager, config)
+    # termination_config by keyword: the third positional parameter is checkpoint_dir.
+    return tf.distribute.experimental.PreemptionCheckpointHandler(
+        strategy.cluster_resolver, manager, termination_config=config
+    )
