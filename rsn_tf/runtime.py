@@ -14,16 +14,36 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-__all__ = ["PRECISIONS", "set_precision", "set_determinism", "inference_function"]
+from rsn_tf.hardware import cpu_bf16_features, onednn_enabled
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+__all__ = ["PRECISIONS", "resolve_precision", "set_precision", "set_determinism", "inference_function"]
+
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 
-def set_precision(name: str) -> None:
-    """Set the global Keras dtype policy. Call it before building a model."""
+def resolve_precision(name: str) -> tuple[str, str]:
+    """``(policy, why)``: ``auto`` is mixed_bfloat16 on a CPU that runs bfloat16 natively (AMX-BF16 or
+    AVX512-BF16, with oneDNN on) and no GPU, else float32; any other name stands as given."""
     if name not in PRECISIONS:
         raise ValueError(f"precision: expected one of {PRECISIONS}, got {name!r}")
-    keras.mixed_precision.set_global_policy(name)
+    if name != "auto":
+        return name, "as requested"
+    if tf.config.list_physical_devices("GPU"):
+        return "float32", "auto: a GPU is present (bfloat16 there is not measured yet)"
+    features = cpu_bf16_features()
+    if not features:
+        return "float32", "auto: this CPU has no AMX-BF16 or AVX512-BF16"
+    if not onednn_enabled():
+        return "float32", "auto: TF_ENABLE_ONEDNN_OPTS=0 (deterministic runs), so bfloat16 would not run natively"
+    return "mixed_bfloat16", f"auto: this CPU has {' and '.join(features)}"
+
+
+def set_precision(name: str) -> str:
+    """Set the global Keras dtype policy (``auto`` resolved); returns the policy. Call it before
+    building a model."""
+    policy, _ = resolve_precision(name)
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
 
 
 def set_determinism(enabled: bool) -> None:

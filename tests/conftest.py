@@ -108,9 +108,11 @@ def train_in_process(argv: list[str], log: pathlib.Path | None = None) -> tuple[
 
 
 def tiny_train_argv(data_dir: str, model_dir: pathlib.Path | str, *extra: str) -> list[str]:
-    """The suite's training command: the shared dataset, the tiny preset, no export, quiet logs."""
+    """The suite's training command: the shared dataset, the tiny preset, no export, quiet logs, and
+    float32 (``--precision=auto`` would pick bfloat16 on some CI machines and not on others)."""
     return [
         f"--dataset={SHARED_DATASET}",
+        "--precision=float32",
         f"--data_dir={data_dir}",
         f"--model_dir={model_dir}",
         "--batch_size=4",

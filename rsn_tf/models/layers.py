@@ -11,7 +11,10 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
+from rsn_tf.hardware import native_bf16
+
 __all__ = [
+    "BatchNorm",
     "ConvBNReLU",
     "batch_norm",
     "BasicBlock",
@@ -26,14 +29,49 @@ PAPER_PYRAMID_SCALES: tuple[float, ...] = (1 / 2, 1 / 4, 1 / 8, 1 / 10, 1 / 20, 
 _PACKAGE = "rsn_tf"
 
 
-def batch_norm(name: str) -> keras.layers.BatchNormalization:
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class BatchNorm(keras.layers.BatchNormalization):
+    """Keras BatchNormalization (the same variables, config and statistics) with a faster
+    single-replica training path.
+
+    Keras computes training-mode BN from separate ops (a count tensor of ones, a sum, a sum of
+    squares, the normalisation, each a pass over memory, and as many again backwards); with
+    one replica in sync this runs TF's fused kernel instead, one op forwards and one
+    backwards. The moving statistics are Keras's own: the fused kernel returns the unbiased
+    batch variance, which is scaled back to the biased one Keras averages. Several replicas
+    keep Keras's synchronised path, which all-reduces the statistics.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        replica = tf.distribute.get_replica_context()
+        single = replica is None or replica.num_replicas_in_sync == 1
+        fused = training and self.trainable and single and mask is None and len(inputs.shape) == 4
+        if not fused or self.axis not in (-1, 3):  # NHWC only
+            return super().call(inputs, training=training, mask=mask)
+        channels = inputs.shape[-1]
+        gamma = self.gamma if self.scale else tf.ones((channels,), tf.float32)
+        beta = self.beta if self.center else tf.zeros((channels,), tf.float32)
+        # Statistics are float32 either way. oneDNN's bfloat16 kernel is faster than casting to float32
+        # and back when the channels are a multiple of 16, and 5-17x slower otherwise (bench/step_profile.py).
+        x = inputs if inputs.dtype == tf.bfloat16 and channels % 16 == 0 else tf.cast(inputs, tf.float32)
+        outputs, mean, unbiased = tf.compat.v1.nn.fused_batch_norm(
+            x, tf.cast(gamma, tf.float32), tf.cast(beta, tf.float32), epsilon=self.epsilon, is_training=True
+        )
+        count = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), tf.float32)
+        variance = unbiased * tf.math.divide_no_nan(count - 1.0, count)
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return tf.cast(outputs, self.compute_dtype)
+
+
+def batch_norm(name: str) -> BatchNorm:
     """BatchNorm with statistics synchronised across replicas.
 
     Under MirroredStrategy or MultiWorkerMirroredStrategy every replica then normalises
     with the global batch's statistics, so N replicas train exactly like one device
     with the same global batch (a test checks this). On one device it is plain BN.
     """
-    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True, name=name)
+    return BatchNorm(momentum=0.9, epsilon=1e-5, synchronized=True, name=name)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -154,11 +192,14 @@ class PyramidPoolingUnit(keras.layers.Layer):
 
     def call(self, x, training=None):
         size = tf.shape(x)[1:3]
+        native = native_bf16()
         outputs = [x]
         for k, branch in zip(self.pool_sizes, self.branches):
-            # Averaged in float32: TF's CPU kernel without oneDNN (AVX2 machines) sums a bfloat16
-            # window in bfloat16, which cost the mixed_bfloat16 network 5-13 % of its depth (measured).
-            pooled = tf.cast(tf.nn.avg_pool2d(tf.cast(x, tf.float32), k, k, "SAME"), x.dtype) if k > 1 else x
+            # Without native bfloat16 (AVX2 machines) TF's kernel sums a bfloat16 window in bfloat16, which
+            # cost the mixed_bfloat16 network 5-13 % of its depth (measured): there it averages in float32.
+            # oneDNN's bfloat16 kernel accumulates in float32 (checked) and skips two casts.
+            source = x if native else tf.cast(x, tf.float32)
+            pooled = tf.cast(tf.nn.avg_pool2d(source, k, k, "SAME"), x.dtype) if k > 1 else x
             y = branch(pooled, training=training)
             outputs.append(tf.cast(tf.image.resize(y, size, method="bilinear"), x.dtype))
         return tf.concat(outputs, axis=-1)

@@ -27,7 +27,7 @@ from rsn_tf import config as config_lib
 from rsn_tf.config import ExperimentConfig
 from rsn_tf.errors import UserError
 from rsn_tf.run_dir import RunDir, StageDir
-from rsn_tf.runtime import set_determinism, set_precision
+from rsn_tf.runtime import resolve_precision, set_determinism, set_precision
 from rsn_tf.schedule import StageSpec, get_stage
 from rsn_tf.training.distribution import (
     EXIT_WORKER_LOST,
@@ -96,7 +96,8 @@ class Trainer:
 
     def __init__(self, config: ExperimentConfig, strategy: tf.distribute.Strategy | None = None):
         self.config = config
-        set_precision(config.runtime.precision)
+        self.precision, self.precision_reason = resolve_precision(config.runtime.precision)
+        set_precision(self.precision)
         set_determinism(config.runtime.deterministic)
         self.strategy = strategy or make_strategy(
             config.runtime.cpu_devices, config.runtime.worker_heartbeat_timeout_s, config.runtime.collective_timeout_s
@@ -173,7 +174,7 @@ class Trainer:
         with self.strategy.scope():
             model = task.build_model()
             optimizer = task.build_optimizer(steps_per_epoch)
-            if config.runtime.precision == "mixed_float16":
+            if self.precision == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(model.trainable_variables)
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -236,7 +237,7 @@ class Trainer:
             f"Stage '{name}': {run.stage.summary}.\n  {config.model.preset} preset, "
             f"{self.strategy.num_replicas_in_sync} replica(s) ({strategy_name(self.strategy)}), global batch "
             f"{batch_size}, {steps_per_epoch} steps/epoch x {config.trainer.epochs} epochs = {total_steps} steps; "
-            f"start at step {start}."
+            f"start at step {start}.\n  Precision: {self.precision} ({self.precision_reason})."
         )
         bar = self._progress(total_steps, start, name)
         t_last, images = time.perf_counter(), 0
