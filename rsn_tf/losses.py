@@ -91,6 +91,11 @@ def region_loss(y_true, y_pred, regions, mode: str = "log") -> tf.Tensor:
     ids are offset per example so that region m of example b gets its own segment.
     Empty regions (no valid pixel) are left out of the mean. Returns (B,).
     """
+    with tf.name_scope("region_loss"):  # names its ops in profiles
+        return _region_loss(y_true, y_pred, regions, mode)
+
+
+def _region_loss(y_true, y_pred, regions, mode: str) -> tf.Tensor:
     y_true, y_pred, mask = _prepare(y_true, y_pred, mode)
     regions = tf.cast(_squeeze(regions, "regions"), tf.int32)
     if not regions.shape.is_compatible_with(y_true.shape):

@@ -27,7 +27,7 @@ def resolve_precision(name: str) -> tuple[str, str]:
     if name not in PRECISIONS:
         raise ValueError(f"precision: expected one of {PRECISIONS}, got {name!r}")
     if name != "auto":
-        return name, "as requested"
+        return name, "as configured"
     if tf.config.list_physical_devices("GPU"):
         return "float32", "auto: a GPU is present (bfloat16 there is not measured yet)"
     features = cpu_bf16_features()

@@ -10,9 +10,20 @@ Layout (the one of ``../shared/data/real_rgbd``)::
       labels/<stem>.png          optional uint8/uint16 class ids, 0 = unlabelled
       cameras.json               optional {"<stem>": {"fx":..,"fy":..,"cx":..,"cy":..}, ...}
 
-The split comes from ``train/`` and ``test/`` subfolders (each with the layout above), or
-from ``train.txt`` and ``test.txt`` (one stem per line), or else from a deterministic
-hash of each stem (``tfds_nyu.splits.hash_holdout``).
+The split comes from exactly one of:
+
+* ``train/`` and ``test/`` subfolders (each with the layout above);
+* ``train.txt`` and ``test.txt``, one stem per line: the explicit list (every frame in one of them);
+* a contiguous block at the end of a sequence, asked for with ``scan_folder``'s
+  ``holdout_last=N`` (the last N frames) or ``holdout_fraction=p`` (the last round(n * p)
+  of the n frames, halves rounded up, at least 1 and at most n - 1), in file-name order
+  (``stem_order``: digit runs compare as numbers, so zero-padded names keep their order and
+  ``f2`` comes before ``f10``). Neighbouring frames of a video are nearly identical, so a
+  sequence should be tested on a block the model has not seen, not on frames picked at random;
+* else (the builder) a deterministic hash of each stem (``tfds_nyu.splits.hash_holdout``).
+
+Asking for a hold-out in a folder that has subfolders or lists, or for both ``holdout_last``
+and ``holdout_fraction``, raises ``RgbdFolderError`` naming the options.
 
 Frames may differ in size. ``fit_to_size`` brings each to the configured size by scaling
 it to *cover* that size (aspect ratio kept), then centre-cropping; the RGB uses area
@@ -26,8 +37,12 @@ unreadable file) raises ``RgbdFolderError`` naming the file.
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import json
 import math
+import numbers
+import re
+from collections.abc import Iterable
 
 import cv2
 import numpy as np
@@ -37,10 +52,13 @@ __all__ = [
     "Camera",
     "FolderFrame",
     "RgbdFolderError",
+    "check_holdout",
     "fit_to_size",
     "read_cameras",
     "read_frame",
     "scan_folder",
+    "sequence_holdout",
+    "stem_order",
     "write_cameras",
     "write_frame",
 ]
@@ -114,6 +132,76 @@ def read_cameras(root: epath.Path) -> dict[str, Camera]:
     return cameras
 
 
+def _natural_key(stem: str) -> tuple:
+    parts = re.split(r"(\d+)", stem)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), stem
+
+
+def stem_order(stems: Iterable[str]) -> list[str]:
+    """``stems`` in file-name order: digit runs compare as numbers (``f2`` before ``f10``).
+
+    Zero-padded names (``frame_000990``) come out exactly as plain sorting puts them.
+    """
+    return sorted(stems, key=_natural_key)
+
+
+def check_holdout(holdout_last: int | None = None, holdout_fraction: float | None = None) -> None:
+    """Raise ``RgbdFolderError`` naming the option for a hold-out that no folder can satisfy."""
+    if holdout_last is not None and holdout_fraction is not None:
+        raise RgbdFolderError(
+            f"holdout_last={holdout_last} and holdout_fraction={holdout_fraction}: give one way to hold out "
+            "the end of a sequence, not both"
+        )
+    if holdout_last is not None and (
+        isinstance(holdout_last, bool) or not isinstance(holdout_last, numbers.Integral) or holdout_last < 1
+    ):
+        raise RgbdFolderError(
+            f"holdout_last: must be a whole number of frames, at least 1 (the last N in file-name order), "
+            f"got {holdout_last!r}"
+        )
+    if holdout_fraction is not None and (
+        isinstance(holdout_fraction, bool)
+        or not isinstance(holdout_fraction, numbers.Real)
+        or not 0 < holdout_fraction < 1
+    ):
+        raise RgbdFolderError(
+            f"holdout_fraction: must be in (0, 1) (the share of the frames held out at the end, in file-name "
+            f"order), got {holdout_fraction!r}"
+        )
+
+
+def sequence_holdout(
+    stems: Iterable[str], holdout_last: int | None = None, holdout_fraction: float | None = None, where: str = ""
+) -> list[str]:
+    """The held-out block of a sequence: its last stems in file-name order (``stem_order``), in that order.
+
+    ``holdout_last=N``: the last N (1 <= N < number of frames). ``holdout_fraction=p`` (0 < p < 1):
+    the last round(n * p) of the n frames, halves rounded up (p as written: 10 frames at 0.25 hold
+    out 3), at least 1 and at most n - 1. Neither: nothing. ``where`` prefixes the error messages.
+    """
+    check_holdout(holdout_last, holdout_fraction)
+    ordered = stem_order(set(stems))
+    n = len(ordered)
+    if holdout_last is not None:
+        if holdout_last >= n:
+            raise RgbdFolderError(
+                f"{where}holdout_last={holdout_last}: there are {n} frames; hold out fewer than {n} so that "
+                "some are left to train on"
+            )
+        k = int(holdout_last)
+    elif holdout_fraction is not None:
+        if n < 2:
+            raise RgbdFolderError(
+                f"{where}holdout_fraction={holdout_fraction}: a hold-out needs at least 2 frames (one to test, "
+                f"one to train on), found {n}"
+            )
+        share = decimal.Decimal(str(holdout_fraction)) * n  # the fraction as written, so 0.25 * 10 is 2.5
+        k = min(n - 1, max(1, int(share.to_integral_value(rounding=decimal.ROUND_HALF_UP))))
+    else:
+        return []
+    return ordered[n - k :]
+
+
 def _scan_one(root: epath.Path, split: str | None, cameras: dict[str, Camera]) -> list[FolderFrame]:
     rgb = _by_stem(root / "rgb", RGB_SUFFIXES)
     depth = _by_stem(root / "depth", DEPTH_SUFFIXES)
@@ -135,12 +223,31 @@ def _scan_one(root: epath.Path, split: str | None, cameras: dict[str, Camera]) -
     return [FolderFrame(s, rgb[s], depth[s], labels.get(s), split, cameras.get(s)) for s in sorted(rgb)]
 
 
-def scan_folder(root: str | epath.PathLike) -> list[FolderFrame]:
-    """Every frame of the folder, with its split where the folder gives one. Checks pairing only."""
+def scan_folder(
+    root: str | epath.PathLike, holdout_last: int | None = None, holdout_fraction: float | None = None
+) -> list[FolderFrame]:
+    """Every frame of the folder, with its split where the folder (or a hold-out) gives one. Checks pairing only.
+
+    ``holdout_last`` / ``holdout_fraction`` (at most one): the last frames in file-name order
+    are test and the rest train (``sequence_holdout``); the folder must then have no other split.
+    """
     root = epath.Path(root)
+    check_holdout(holdout_last, holdout_fraction)
     if not root.is_dir():
         raise RgbdFolderError(f"{root}: not a directory")
     cameras = read_cameras(root)
+    if holdout_last is not None or holdout_fraction is not None:
+        option, value = (
+            ("holdout_last", holdout_last) if holdout_last is not None else ("holdout_fraction", holdout_fraction)
+        )
+        given = [f"{s}/" for s in SPLIT_NAMES if (root / s).is_dir()]
+        given = given or [f"{s}.txt" for s in SPLIT_NAMES if (root / f"{s}.txt").exists()]
+        if given:
+            raise RgbdFolderError(
+                f"{root}: {option}={value} holds out the end of the sequence, but the folder already gives its "
+                f"split ({' and '.join(given)}): give one way to split, not both (drop {option}, or remove "
+                f"{' and '.join(given)})"
+            )
     if any((root / s).is_dir() for s in SPLIT_NAMES):
         frames = []
         for split in SPLIT_NAMES:
@@ -169,6 +276,9 @@ def scan_folder(root: str | epath.PathLike) -> list[FolderFrame]:
         unassigned = [f.stem for f in frames if f.split is None]
         if unassigned:
             raise RgbdFolderError(f"{root}: frames in neither train.txt nor test.txt: {unassigned[:5]}")
+    elif holdout_last is not None or holdout_fraction is not None:
+        test = set(sequence_holdout([f.stem for f in frames], holdout_last, holdout_fraction, where=f"{root}: "))
+        frames = [dataclasses.replace(f, split="test" if f.stem in test else "train") for f in frames]
     return frames
 
 

@@ -6,14 +6,17 @@
     rsn-build-dataset --dataset=nyu_h5_tree --manual_dir=~/nyudepthv2           # the sparse-to-dense tree
     rsn-build-dataset --dataset=rgbd_folder --manual_dir=~/my_rgbd               # your own RGB-D folder
     rsn-build-dataset --dataset=rgbd_folder/tum --manual_dir=~/tum --depth_scale=5000 --height=240 --width=320
+    rsn-build-dataset --dataset=rgbd_folder/kitchen --manual_dir=~/sequence --holdout_last=30  # test: last 30 frames
     rsn-build-dataset --dataset=nyu_h5_tree --manual_dir=~/nyudepthv2 --beam_workers=8   # Beam, locally
     rsn-build-dataset ... --beam_pipeline_options=runner=DataflowRunner,project=P,...            # Beam, a cluster
 
 It does what ``tfds build`` does, through the TFDS Python API (TFDS 4.9.10's ``tfds`` command
 imports Apache Beam and mlcroissant at start-up, so it fails where they are not installed), plus
 the NYU download switches, custom ``rgbd_folder`` configs, and Beam builds (the ``[beam]`` extra).
-A custom config (any of --height/--width/--depth_scale/--test_fraction/--region_mode given) is
-named by the part after ``rgbd_folder/``; train on it with ``rsn-train --dataset=rgbd_folder/<name>``.
+A custom config (any of --height/--width/--depth_scale/--test_fraction/--holdout_last/
+--holdout_fraction/--region_mode given) is named by the part after ``rgbd_folder/``; train on it
+with ``rsn-train --dataset=rgbd_folder/<name>`` (rsn-train reads the built dataset; it cannot
+build a custom config itself).
 """
 
 from __future__ import annotations
@@ -48,7 +51,23 @@ flags.DEFINE_boolean(
 flags.DEFINE_integer("height", None, "rgbd_folder custom config: output height (default 480).", **_F)
 flags.DEFINE_integer("width", None, "rgbd_folder custom config: output width (default 640).", **_F)
 flags.DEFINE_float("depth_scale", None, "rgbd_folder custom config: depth PNG units per metre (default 1000).", **_F)
-flags.DEFINE_float("test_fraction", None, "rgbd_folder custom config: test share when the folder has no split.", **_F)
+flags.DEFINE_float(
+    "test_fraction", None, "rgbd_folder custom config: test share of the stem-hash split (default 0.2).", **_F
+)
+flags.DEFINE_integer(
+    "holdout_last",
+    None,
+    "rgbd_folder custom config: test on the last N frames in file-name order (a sequence's end), "
+    "train on the rest; for a folder without train/, test/ or train.txt/test.txt.",
+    **_F,
+)
+flags.DEFINE_float(
+    "holdout_fraction",
+    None,
+    "rgbd_folder custom config: test on the last round(n * p) of the n frames in file-name order "
+    "(halves up; at least 1, at most n - 1), train on the rest.",
+    **_F,
+)
 flags.DEFINE_string("region_mode", None, "rgbd_folder custom config: labels, felzenszwalb, slic or depth_only.", **_F)
 flags.DEFINE_integer("beam_workers", None, "Build on Apache Beam's DirectRunner with N worker processes.", **_F)
 flags.DEFINE_string(
@@ -59,7 +78,7 @@ flags.DEFINE_string(
     **_F,
 )
 
-_CUSTOM = ("height", "width", "depth_scale", "test_fraction", "region_mode")
+_CUSTOM = ("height", "width", "depth_scale", "test_fraction", "holdout_last", "holdout_fraction", "region_mode")
 
 
 def _builder_kwargs(name: str, config: str | None) -> dict:

@@ -15,6 +15,7 @@ as a deprecated alias: ``run`` rewrites it to the new name and says so on stderr
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 import types
@@ -101,6 +102,7 @@ def run(
     if any(a in HELP_FLAGS for a in args):
         print(doc.strip() + "\n\nFlags:\n" + flag_values.get_help(include_special_flags=False))
         return 0
+    quiet_start()
     args = _rewrite_aliases(args, flag_values, program)
     try:
         positionals = flag_values([program, *args])[1:]
@@ -114,6 +116,57 @@ def run(
         return getattr(error, "exit_code", 2)  # e.g. 42: preempted, the checkpoint is saved
     finally:
         flag_values.unparse_flags()
+
+
+# TensorFlow's and TFDS's start-up notices that are not the user's business: printed on every start
+# whatever TF_CPP_MIN_LOG_LEVEL says (they come before absl's log is initialised), or deprecation
+# notices about TFDS's own code. TF_CPP_MIN_LOG_LEVEL=0 shows them all.
+_START_UP_NOISE = (
+    "All log messages before absl::InitializeLog() is called",
+    "oneDNN custom operations are on",
+    "Could not find cuda drivers on your machine",
+    "failed call to cuInit",
+    "Unable to register cu",  # cuDNN / cuFFT / cuBLAS factories on a CPU-only machine
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "To enable the following instructions",
+)
+_TFDS_NOISE = ("`FeatureConnector.dtype` is deprecated", "has no dataset_info.json")
+_quiet_done = False
+
+
+class _DropTfdsNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(noise in message for noise in _TFDS_NOISE)
+
+
+def quiet_start() -> None:
+    """Import TensorFlow with its start-up notices filtered, and drop TFDS's internal deprecation
+    warnings, so a command's first lines are the project's own. Other lines still show."""
+    global _quiet_done
+    if _quiet_done or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") == "0":
+        return
+    _quiet_done = True
+    logging.getLogger("absl").addFilter(_DropTfdsNoise())
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # CUDA's probe prints here, not in the middle of a run
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        for line in captured.read().decode(errors="replace").splitlines():
+            if line.strip() and not any(noise in line for noise in _START_UP_NOISE):
+                print(line, file=sys.stderr)
 
 
 CONFIG_MODULE = "experiment config (rsn_tf/config.py)"

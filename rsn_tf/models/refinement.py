@@ -96,8 +96,9 @@ class RefinementModule(keras.Model):
         # them at 0 for ever, so the coarse depth starts at least 1 cm.
         depth = tf.maximum(tf.cast(coarse_depth, tf.float32), _MIN_DEPTH)
         outputs = []
-        for _ in range(self.config.refinement_iterations):
-            depth = self.refine_once(features, depth, guidance, training=training)
+        for i in range(self.config.refinement_iterations):
+            with tf.name_scope(f"refine_iteration_{i + 1}"):  # names each iteration's ops in profiles
+                depth = self.refine_once(features, depth, guidance, training=training)
             outputs.append(depth)
         return outputs
 

@@ -2,8 +2,12 @@
 
 Reads the folder given as ``--manual_dir`` (layout in ``tfds_nyu.rgbd_frames`` and this
 builder's README): ``rgb/``, ``depth/`` (16-bit PNG at ``depth_scale`` per metre, or
-``.npy`` metres), optional ``labels/`` and ``cameras.json``; optional ``train/`` and
-``test/`` subfolders or ``train.txt``/``test.txt``, else a deterministic split by stem.
+``.npy`` metres), optional ``labels/`` and ``cameras.json``. The split: ``train/`` and
+``test/`` subfolders, or ``train.txt``/``test.txt`` (the explicit list), or a config's
+``holdout_last``/``holdout_fraction`` (the last frames of a sequence in file-name order, a
+contiguous block: neighbouring video frames are nearly identical), else a deterministic
+split by stem hash (``test_fraction``, default 0.2). One way at a time; the built dataset's
+metadata ``split_rule`` says which was used.
 
 Configs name the region mode, i.e. where Algorithm 1's semantic map S comes from
 (``tfds_nyu.label_free``): ``felzenszwalb`` (default), ``slic``, ``depth_only``, or
@@ -13,7 +17,8 @@ example's ``source`` says which mode made it. Frames are brought to ``height`` x
 
 Build: ``rsn-build-dataset --dataset=rgbd_folder --manual_dir=DIR`` (or ``/depth_only`` etc.); a
 custom size or depth scale: ``rsn-build-dataset --dataset=rgbd_folder/mine --manual_dir=DIR
---height=192 --width=256 --depth_scale=5000``.
+--height=192 --width=256 --depth_scale=5000``; a sequence tested on its last 30 frames:
+``rsn-build-dataset --dataset=rgbd_folder/kitchen --manual_dir=DIR --holdout_last=30``.
 """
 
 from __future__ import annotations
@@ -34,16 +39,27 @@ from tfds_nyu.generation import split_examples
 log = logging.getLogger(__name__)
 
 ORIGIN = "rgbd_folder"
+HASH_TEST_FRACTION = 0.2  # of the stems, for the hash split when neither the folder nor a hold-out splits
 
 
 @dataclasses.dataclass
 class RgbdFolderConfig(RegionSupportConfig):
-    """Output size (``height`` x ``width``, any), depth units, region mode and the fallback split of a folder."""
+    """Output size (``height`` x ``width``, any), depth units, region mode and the split of a folder.
+
+    The split, when the folder gives none (no ``train/``/``test/``, no ``train.txt``/``test.txt``):
+    ``holdout_last=N`` tests on the last N frames in file-name order, ``holdout_fraction=p`` on
+    the last round(n * p) of the n frames (halves up, at least 1 and at most n - 1;
+    ``tfds_nyu.rgbd_frames.sequence_holdout``), else a hash of each stem sends ``test_fraction``
+    (default 0.2) of them to test. At most one of the three may be set; a hold-out in a folder
+    that gives its own split is an error.
+    """
 
     kind: str = "rgbd_folder"
     depth_scale: float = 1000.0  # depth PNG units per metre: 1000 = mm (Kinect, RealSense), 5000 = TUM
     region_mode: str = label_free.DEFAULT_LABEL_FREE_MODE
-    test_fraction: float = 0.2  # of the stems, when the folder gives no split
+    test_fraction: float | None = None  # of the stems for the hash split (None: HASH_TEST_FRACTION)
+    holdout_last: int | None = None  # test = the last N frames in file-name order
+    holdout_fraction: float | None = None  # test = the last round(n * p) frames in file-name order
 
     def __post_init__(self):
         super().__post_init__()
@@ -51,6 +67,21 @@ class RgbdFolderConfig(RegionSupportConfig):
             raise ValueError(f"{self.name}: an RGB-D folder config's kind is rgbd_folder, got {self.kind!r}")
         if not self.depth_scale > 0:
             raise ValueError(f"depth_scale: must be > 0 (units per metre), got {self.depth_scale}")
+        rgbd_frames.check_holdout(self.holdout_last, self.holdout_fraction)
+        if self.holdout and self.test_fraction is not None:
+            raise rgbd_frames.RgbdFolderError(
+                f"test_fraction={self.test_fraction} and {self.holdout}: give one way to split, not both "
+                "(test_fraction is the share of the hash split, which a hold-out replaces)"
+            )
+
+    @property
+    def holdout(self) -> str:
+        """The hold-out asked for, as ``option=value`` (``holdout_last=30``), or "" for none."""
+        if self.holdout_last is not None:
+            return f"holdout_last={self.holdout_last}"
+        if self.holdout_fraction is not None:
+            return f"holdout_fraction={self.holdout_fraction}"
+        return ""
 
 
 def _config(mode: str, description: str) -> RgbdFolderConfig:
@@ -73,7 +104,8 @@ class Builder(BuildRequest, tfds.core.GeneratorBasedBuilder):
     Pass your RGB-D folder as the manual dir. It holds rgb/<stem>.png|jpg, depth/<stem>.png (16-bit,
     1000 per metre unless the config's depth_scale says otherwise) or depth/<stem>.npy (metres),
     optional labels/<stem>.png and cameras.json, and optionally train/ and test/ subfolders with the
-    same layout, or train.txt and test.txt listing stems.
+    same layout, or train.txt and test.txt listing stems. For a video sequence without either, build
+    a config with holdout_last=N or holdout_fraction=p to test on its last frames.
     """
 
     def _info(self) -> tfds.core.DatasetInfo:
@@ -97,7 +129,7 @@ class Builder(BuildRequest, tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         config = self.builder_config
         folder = self._folder(dl_manager)
-        frames = rgbd_frames.scan_folder(folder)
+        frames = rgbd_frames.scan_folder(folder, config.holdout_last, config.holdout_fraction)
         if config.region_mode == "labels":
             unlabelled = [f for f in frames if f.labels is None]
             if unlabelled:
@@ -106,10 +138,17 @@ class Builder(BuildRequest, tfds.core.GeneratorBasedBuilder):
                     f"for every frame ({len(unlabelled)} of {len(frames)} have none); use a label-free config "
                     f"such as rgbd_folder/{label_free.DEFAULT_LABEL_FREE_MODE}"
                 )
-        if all(f.split is None for f in frames):
-            test = splits.hash_holdout([f.stem for f in frames], config.test_fraction)
+        if config.holdout:
+            test = rgbd_frames.stem_order(f.stem for f in frames if f.split == "test")
+            split_rule = (
+                f"last frames of the sequence ({config.holdout}): the last {len(test)} of {len(frames)} frames "
+                f"in file-name order are test ({test[0]} ... {test[-1]}), the rest train"
+            )
+        elif all(f.split is None for f in frames):
+            fraction = HASH_TEST_FRACTION if config.test_fraction is None else config.test_fraction
+            test = splits.hash_holdout([f.stem for f in frames], fraction)
             frames = [dataclasses.replace(f, split="test" if f.stem in test else "train") for f in frames]
-            split_rule = f"hash of stem, test fraction {config.test_fraction}"
+            split_rule = f"hash of stem, test fraction {fraction}"
         else:
             split_rule = "train/ and test/ subfolders, or train.txt and test.txt"
         metadata = self.info.metadata
