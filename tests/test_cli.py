@@ -50,6 +50,26 @@ def test_an_unknown_flag_is_one_line_naming_it(name):
     assert "no_such_flag" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_command_starts_with_its_own_lines_not_tensorflows_start_up_notices(tmp_path):
+    missing = tmp_path / "no_such_run"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the user's default
+    result = subprocess.run(
+        [script("rsn-export"), f"--model_dir={missing}"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rsn-export:") and str(missing) in lines[0], result.stderr[-2000:]
+    # TensorFlow was imported (the notices are filtered, not avoided), and TF_CPP_MIN_LOG_LEVEL=0 shows them.
+    loud = subprocess.run(
+        [script("rsn-export"), f"--model_dir={missing}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"},
+    )
+    assert "oneDNN" in loud.stderr or "cuda" in loud.stderr.lower(), loud.stderr[-2000:]
+
+
 def test_train_py_and_export_py_stay_thin_entry_points_to_the_same_clis():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for entry, name in (("train.py", "rsn-train"), ("export.py", "rsn-export")):

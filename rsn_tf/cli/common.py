@@ -102,13 +102,13 @@ def run(
     if any(a in HELP_FLAGS for a in args):
         print(doc.strip() + "\n\nFlags:\n" + flag_values.get_help(include_special_flags=False))
         return 0
-    quiet_start()
     args = _rewrite_aliases(args, flag_values, program)
     try:
         positionals = flag_values([program, *args])[1:]
     except flags.Error as error:
         print(f"{program}: {error}\nRun '{program} --help' for every flag.", file=sys.stderr)
         return 2
+    quiet_start()
     try:
         return main(positionals)
     except (UserError, config_lib.ConfigError, *errors) as error:
