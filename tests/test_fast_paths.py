@@ -1,0 +1,107 @@
+"""The training step's fast paths compute what the plain Keras layers compute, and the precision
+``auto`` picks bfloat16 exactly where the CPU runs it natively."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rsn_tf import hardware, runtime
+from rsn_tf.models.layers import BatchNorm
+
+
+def _bn_outputs(layer_class, x, dtype: str):
+    keras.utils.set_random_seed(0)
+    layer = layer_class(
+        momentum=0.9,
+        epsilon=1e-5,
+        synchronized=True,
+        dtype=dtype,
+        gamma_initializer="random_normal",
+        beta_initializer="random_normal",
+    )
+    layer.build(x.shape)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 3)  # a gradient that is not uniform
+    grads = tape.gradient(loss, [x, *layer.trainable_variables])
+    return [np.float32(t) for t in (y, *grads, layer.moving_mean, layer.moving_variance)]
+
+
+@pytest.mark.parametrize("channels", [7, 16])
+def test_fused_batch_norm_matches_keras_forward_gradients_and_moving_statistics(channels):
+    x = tf.constant(np.random.default_rng(0).normal(2.0, 3.0, (4, 5, 6, channels)).astype(np.float32))
+    ours = _bn_outputs(BatchNorm, x, "float32")
+    reference = _bn_outputs(keras.layers.BatchNormalization, x, "float32")
+    names = ["output", "d input", "d gamma", "d beta", "moving mean", "moving variance"]
+    for name, got, want in zip(names, ours, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max(), err_msg=name)
+    # By hand: the moving variance averages the biased batch variance (Keras's), not the unbiased one.
+    biased = x.numpy().reshape(-1, channels).var(axis=0)
+    np.testing.assert_allclose(ours[5], 0.9 * 1.0 + 0.1 * biased, rtol=1e-5)
+
+
+def test_fused_batch_norm_in_bfloat16_matches_keras_at_16_channels():
+    x = tf.constant(np.random.default_rng(1).normal(0.5, 2.0, (4, 5, 6, 16)).astype(np.float32))
+    ours = _bn_outputs(BatchNorm, x, "mixed_bfloat16")
+    reference = _bn_outputs(keras.layers.BatchNormalization, x, "mixed_bfloat16")
+    for got, want in zip(ours, reference):  # bfloat16 outputs: agreement to its 8 bits of mantissa
+        np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-2 * np.abs(want).max())
+
+
+def test_inference_and_frozen_batch_norm_use_the_moving_statistics():
+    x = tf.constant(np.random.default_rng(2).normal(1.0, 2.0, (2, 3, 4, 8)).astype(np.float32))
+    layer = BatchNorm(epsilon=1e-5)
+    layer.build(x.shape)
+    layer.moving_mean.assign(np.full(8, 0.5, np.float32))
+    layer.moving_variance.assign(np.full(8, 4.0, np.float32))
+    expected = (x.numpy() - 0.5) / np.sqrt(4.0 + 1e-5)  # gamma 1, beta 0
+    np.testing.assert_allclose(layer(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-6)
+    layer.trainable = False
+    np.testing.assert_allclose(layer(x, training=True).numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(layer.moving_mean.numpy(), np.full(8, 0.5, np.float32))  # not updated
+
+
+@pytest.mark.parametrize(
+    ("features", "onednn", "expected"),
+    [
+        (("AMX-BF16", "AVX512-BF16"), "1", "mixed_bfloat16"),
+        (("AVX512-BF16",), None, "mixed_bfloat16"),
+        ((), "1", "float32"),  # an AVX2 machine
+        (("AMX-BF16",), "0", "float32"),  # oneDNN off (deterministic runs): bfloat16 would run through Eigen
+    ],
+)
+def test_auto_precision_is_bfloat16_only_where_the_cpu_runs_it_natively(monkeypatch, features, onednn, expected):
+    monkeypatch.setattr(hardware, "cpu_bf16_features", lambda: features)
+    monkeypatch.setattr(runtime, "cpu_bf16_features", lambda: features)
+    if onednn is None:
+        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    else:
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", onednn)
+    policy, why = runtime.resolve_precision("auto")
+    assert policy == expected
+    assert why.startswith("auto:")
+    assert runtime.resolve_precision("float32") == ("float32", "as configured")
+
+
+def test_cpu_features_are_read_from_the_flags_line(tmp_path, monkeypatch):
+    text = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_tile amx_bf16\n"
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        return real_open(tmp_path / "cpuinfo", *args, **kwargs) if path == "/proc/cpuinfo" else real_open(path)
+
+    (tmp_path / "cpuinfo").write_text(text)
+    hardware.cpu_bf16_features.cache_clear()
+    monkeypatch.setattr("builtins.open", fake_open)
+    try:
+        assert hardware.cpu_bf16_features() == ("AMX-BF16", "AVX512-BF16")
+        (tmp_path / "cpuinfo").write_text("flags\t\t: fpu sse avx2 fma\n")
+        hardware.cpu_bf16_features.cache_clear()
+        assert hardware.cpu_bf16_features() == ()
+    finally:
+        monkeypatch.undo()
+        hardware.cpu_bf16_features.cache_clear()
