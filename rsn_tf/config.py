@@ -80,6 +80,11 @@ class TaskConfig:
         f"Training stage: one of {', '.join(STAGE_ORDER)}, or '{ALL}' for the five in order.",
     )
     linear_epochs: int = _field(17, "Generation stage: epochs of linear Lr before switching to log Lr (paper: 17).")
+    freeze: Literal["none", "generation", "refinement"] = _field(
+        "none",
+        "Keep this module fixed (its weights and BatchNorm statistics), on top of what the stage itself freezes; "
+        "e.g. fine-tune only the refinement module with --init_from=RUN --freeze=generation.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +116,28 @@ class ModelConfig:
         "tiny", "Model preset: paper (Table 1, 480x640), small or tiny (CPU demo)."
     )
     resnet34_weights: str | None = _field(None, "Local .npz of ImageNet ResNet34 weights for the generation trunk.")
+    init_from: str | None = _field(
+        None,
+        "Fine-tune: start both modules (BatchNorm statistics included) from a trained model instead of the "
+        "earlier stages, ImageNet or random weights: a run dir (its most finished stage), a stage dir, or a "
+        ".keras file. Its model must fit --preset. Recorded resolved (the absolute stage dir or file).",
+    )
+    init_from_stage: str | None = _field(
+        None,
+        "With --init_from=RUN_DIR: take this stage of it instead of the most finished one. Recorded by rsn-train; "
+        "given (or replayed from a config.yaml), the parent must be that stage.",
+    )
+    init_from_dataset: str | None = _field(
+        None,
+        "Recorded by rsn-train: the dataset the --init_from parent was trained on (its config.yaml). Given (or "
+        "replayed from a config.yaml), the parent must have been trained on it.",
+    )
+    init_from_sha256: str | None = _field(
+        None,
+        "Recorded by rsn-train: SHA-256 of the --init_from parent's weight bytes (its generation.weights.h5 then "
+        "refinement.weights.h5; a .keras file's model.weights.h5). Given (or replayed from a config.yaml), the "
+        "parent must still hash to it.",
+    )
 
 
 @dataclasses.dataclass(frozen=True)

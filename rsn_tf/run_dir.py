@@ -19,6 +19,7 @@ A **stage dir**::
                                        below is written. Written first with complete = false,
                                        rewritten last.
     config.yaml                        the resolved experiment config that trained this stage
+                                       (a fine-tuned run's names its parent: model.init_from*)
     model_config.json                  the RSNConfig, to rebuild the network
     generation.weights.h5              the module weights that later stages, export and
     refinement.weights.h5              evaluation load
@@ -55,6 +56,7 @@ __all__ = [
     "MODEL_CONFIG_FILE",
     "METRICS_FILE",
     "IDENTITY_FILE",
+    "KERAS_WEIGHTS_MEMBER",
     "WORKERS_DIR",
     "MODULES",
     "StageDir",
@@ -69,6 +71,9 @@ MODEL_CONFIG_FILE = "model_config.json"
 METRICS_FILE = "metrics.json"
 LOGS_DIR = "logs"
 IDENTITY_FILE = "run_identity.json"
+# Not a run dir's: the weights member of a Keras .keras archive, which rsn-train --init_from reads
+# (and hashes) when its parent is a .keras file.
+KERAS_WEIGHTS_MEMBER = "model.weights.h5"
 WORKERS_DIR = ".workers"
 MODULES = ("generation", "refinement")
 # 2: "complete", "schedule_rank", "figure_column" and "finished_at" in the manifest. A version-1

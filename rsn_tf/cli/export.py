@@ -8,8 +8,9 @@
 Writes <export_base>/<model_name>/<version>/ atomically (version: next integer by
 default), with the signatures serving_default (uint8 images, any size) and
 predict_image_bytes (JPEG/PNG bytes), TF Serving warm-up requests, its serving bundle
-(serving_info.json and model_card.md: tensors, units, limits, metrics, the docker command)
-and <export_base>/models.config. See the README's "Deploying" section.
+(serving_info.json and model_card.md: tensors, units, limits, metrics, the docker command,
+and for a run fine-tuned with rsn-train --init_from the parent it started from) and
+<export_base>/models.config. See the README's "Deploying" section.
 
 --format=tflite also writes <export_base>/<model_name>_litert/<version>/ with one LiteRT model
 per --litert_variants at a fixed size (--litert_size, default the network's own resolution;

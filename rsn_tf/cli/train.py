@@ -4,12 +4,17 @@
     rsn-train --stage=all --preset=paper --dataset=nyu_region_support/merged --batch_size=16
     rsn-train --config=runs/rsn/config.yaml --model_dir=runs/rsn_replay   # replay a run's config
 
+    rsn-train --init_from=runs/rsn --dataset=rgbd_folder --manual_dir=~/my_rgbd --model_dir=runs/mine \
+        --freeze=generation                      # fine-tune a trained run on your own frames
+
 Stages: generation, refinement, refine_frozen_generation, generation_frozen_refinement,
 joint, or all (the five in order). Every stage initialises from the earlier stages'
-weights in --model_dir, resumes from its own latest checkpoint, logs TensorBoard
-summaries and writes metrics.json. The resolved config goes to <model_dir>/config.yaml
-(and to each stage dir). Distribution: MultiWorkerMirroredStrategy when TF_CONFIG is
-set, MirroredStrategy over all local GPUs, the default strategy on CPU.
+weights in --model_dir (or, with --init_from, from the parent: a run dir, a stage dir or
+a .keras file, checked to fit --preset before any work and recorded in config.yaml),
+resumes from its own latest checkpoint, logs TensorBoard summaries and writes
+metrics.json. The resolved config goes to <model_dir>/config.yaml (and to each stage
+dir). Distribution: MultiWorkerMirroredStrategy when TF_CONFIG is set, MirroredStrategy
+over all local GPUs, the default strategy on CPU.
 """
 
 from __future__ import annotations
@@ -34,8 +39,18 @@ def _train(positionals: list[str]) -> int:
 
     config = common.config_from_flags(FLAGS, CONFIG_FLAGS)
     stages = STAGE_ORDER if config.task.stage == ALL else (config.task.stage,)
+    from rsn_tf.training.initialization import FineTuningError, check_fits, check_freeze, with_parent
+
     for stage in stages:
-        get_stage(stage)  # a bad --stage fails before TensorFlow starts
+        check_freeze(get_stage(stage), config.task.freeze)  # a bad --stage or --freeze fails before TensorFlow starts
+    if config.model.init_from and config.task.stage == ALL:
+        raise FineTuningError(
+            f"--init_from={config.model.init_from} with --stage={ALL}: fine-tuning trains one stage from the parent. "
+            "Give one --stage (joint trains both modules; --freeze keeps one fixed)."
+        )
+    # A missing or corrupt parent fails here, before TensorFlow starts and before any dataset or model
+    # is built; the parent is recorded in the config (so in config.yaml and the run's identity).
+    config, parent = with_parent(config)
 
     if config.runtime.deterministic:  # oneDNN reads this when TensorFlow is imported: set it before
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
@@ -45,6 +60,11 @@ def _train(positionals: list[str]) -> int:
     split_cpu(config.runtime.cpu_devices)  # must happen before TensorFlow initialises its devices
     import keras
 
+    if parent is not None:  # the parent's network must be this preset's, field by field
+        from rsn_tf.models import get_preset
+
+        check_fits(parent, get_preset(config.model.preset).to_dict(), config.model.preset)
+
     from rsn_tf.data import prepare_builder
     from rsn_tf.run_dir import RunDir
     from rsn_tf.training.trainer import Trainer
@@ -52,7 +72,7 @@ def _train(positionals: list[str]) -> int:
     keras.utils.set_random_seed(config.trainer.seed)
     # The strategy first: MultiWorkerMirroredStrategy must configure collectives before anything
     # starts TensorFlow's runtime, and building a dataset does.
-    trainer = Trainer(config)
+    trainer = Trainer(config, parent=parent)
     # Then the dataset: a run that cannot start (dataset missing, or built from another folder)
     # must leave an existing run dir's config.yaml as it was. With several workers, only the
     # chief builds a missing dataset; the others wait for it.
@@ -79,11 +99,14 @@ def _train(positionals: list[str]) -> int:
     )
     if config.trainer.export and trainer.chief:
         from rsn_tf.model_loading import load_model
+        from rsn_tf.serving.bundle import run_provenance
         from rsn_tf.serving.exporter import export_saved_model
 
-        # Export what was saved (weights + config), exactly as rsn-export --model_dir would.
+        # Export what was saved (weights + config), exactly as rsn-export --model_dir would, with the
+        # same serving bundle (where it was trained, on what, from which parent, and how it scored).
         stage = last if run.stage(last).serves_images else None
-        path = export_saved_model(load_model(run.path, stage=stage), config.trainer.export_base, "rsn")
+        model = load_model(run.path, stage=stage)
+        path = export_saved_model(model, config.trainer.export_base, "rsn", provenance=run_provenance(run.path, stage))
         print(f"  SavedModel for TF Serving: {path}  (rsn-export --model_dir={run.path} does the same)")
     return 0
 

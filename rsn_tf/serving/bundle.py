@@ -6,7 +6,9 @@ Next to each SavedModel version ``<export_base>/<name>/<version>/``:
   and shapes (read back from the written SavedModel, not from what we meant to write), units,
   the valid depth range, the default intrinsics, the model (preset, resolution), where it was
   trained and on what, its test metrics with their protocol line, the request limits, the
-  ``docker run`` command and ``models.config``;
+  ``docker run`` command and ``models.config``; for a fine-tuned run (``rsn-train --init_from``),
+  ``training.fine_tuned_from``: the parent's path, stage, dataset and weights hash, as the
+  stage's config.yaml records them (``rsn_tf.training.initialization``), and the frozen module;
 * ``model_card.md``: the same for people.
 
 ``rsn-serve-client --info=<version dir>`` prints them. Extra files in a version directory are
@@ -35,6 +37,7 @@ __all__ = [
     "MODEL_CARD_FILE",
     "signature_specs",
     "run_provenance",
+    "fine_tuned_from",
     "serving_info",
     "write_serving_bundle",
 ]
@@ -96,6 +99,9 @@ def run_provenance(model_dir: str | None, stage: str | None = None) -> dict:
         config = config_lib.load_file(chosen.config_path)
         out["preset"] = config.get("model", {}).get("preset")
         out["training"]["dataset"] = config.get("data", {}).get("dataset")
+        parent = fine_tuned_from(config)
+        if parent:
+            out["training"]["fine_tuned_from"] = parent
     if os.path.exists(chosen.metrics_path):
         report = MetricsReport.read(chosen.metrics_path)
         out["test_metrics"] = {
@@ -110,6 +116,20 @@ def run_provenance(model_dir: str | None, stage: str | None = None) -> dict:
             report.settings.get("max_depth", VALID_DEPTH_RANGE_M[1]),
         )
     return out
+
+
+def fine_tuned_from(config: dict) -> dict | None:
+    """The parent a run's config (nested, as in config.yaml) records, or None when it trained from scratch."""
+    model = config.get("model") or {}
+    if not model.get("init_from"):
+        return None
+    return {
+        "path": model.get("init_from"),
+        "stage": model.get("init_from_stage"),
+        "dataset": model.get("init_from_dataset"),
+        "weights_sha256": model.get("init_from_sha256"),
+        "frozen": (config.get("task") or {}).get("freeze") or "none",
+    }
 
 
 def _docker_run(export_base: str, model_name: str) -> str:
@@ -191,6 +211,16 @@ def _model_card(info: dict) -> str:
         else ["No test metrics were found beside the exported model."]
     )
     training = info["training"]
+    parent = training.get("fine_tuned_from")
+    lineage = (
+        [
+            f"- Fine-tuned from: {parent['path']} (stage {parent.get('stage') or 'none: a .keras file'}, trained on "
+            f"{parent.get('dataset') or 'unknown data'}); parent weights sha256 {parent.get('weights_sha256')}; "
+            f"frozen while fine-tuning: {parent.get('frozen') or 'none'}"
+        ]
+        if parent
+        else []
+    )
     limits = info["limits"]
     return "\n".join(
         [
@@ -218,6 +248,7 @@ def _model_card(info: dict) -> str:
             "",
             f"- Preset: {info['model']['preset'] or 'unknown'}; stage: {training.get('stage', 'unknown')}",
             f"- Training data: {training.get('dataset', 'unknown')}; steps: {training.get('steps', 'unknown')}",
+            *lineage,
             "",
             "## Test metrics",
             "",

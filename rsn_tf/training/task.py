@@ -23,6 +23,7 @@ from rsn_tf.losses import LossConfig, combined_loss, iterative_loss, l2_loss, re
 from rsn_tf.metrics import MetricConfig
 from rsn_tf.models import RegionSupportNetwork, RSNConfig, get_preset
 from rsn_tf.schedule import StageSpec
+from rsn_tf.training.initialization import check_freeze
 
 __all__ = ["RSNTask"]
 
@@ -64,9 +65,12 @@ class RSNTask:
             teacher_forcing=self.stage.teacher_forcing,
         )
         model.build()
-        # A module the stage does not run is frozen too, so the optimizer never sees it.
-        model.freeze_generation(self.stage.freeze_generation or self.stage.teacher_forcing)
-        model.freeze_refinement(self.stage.freeze_refinement or self.stage.generation_only)
+        # A module the stage does not run is frozen too, so the optimizer never sees it; --freeze
+        # (fine-tuning) freezes one more, and is refused where it would leave nothing to train.
+        freeze = self.config.task.freeze
+        check_freeze(self.stage, freeze)
+        model.freeze_generation(self.stage.freeze_generation or self.stage.teacher_forcing or freeze == "generation")
+        model.freeze_refinement(self.stage.freeze_refinement or self.stage.generation_only or freeze == "refinement")
         return model
 
     def builder(self) -> tfds.core.DatasetBuilder:

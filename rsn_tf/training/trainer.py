@@ -36,7 +36,7 @@ from rsn_tf.training.distribution import (
     make_strategy,
     strategy_name,
 )
-from rsn_tf.training.initialization import initialise
+from rsn_tf.training.initialization import Parent, initialise, with_parent
 from rsn_tf.training.preemption import EXIT_PREEMPTED, PreemptionWatcher, multi_worker_handler
 from rsn_tf.training.run_identity import check_resumable, describe, run_identity, same_run
 from rsn_tf.training.summaries import StageSummaries
@@ -89,13 +89,20 @@ class _StageRun:
     start: int = 0  # the step the loop starts at (after a restore)
     summaries: StageSummaries | None = None
     losses: dict[str, float] = dataclasses.field(default_factory=dict)
+    train_examples: int = 0  # frames in the training split
 
 
 class Trainer:
     """Runs one stage (or all five) of the paper's schedule."""
 
-    def __init__(self, config: ExperimentConfig, strategy: tf.distribute.Strategy | None = None):
+    def __init__(
+        self, config: ExperimentConfig, strategy: tf.distribute.Strategy | None = None, parent: Parent | None = None
+    ):
+        """``parent``: the --init_from parent rsn-train resolved (``with_parent``); found here when not given."""
+        if parent is None and config.model.init_from:
+            config, parent = with_parent(config)  # records it in the config, so in the run's identity
         self.config = config
+        self.parent = parent
         self.precision, self.precision_reason = resolve_precision(config.runtime.precision)
         set_precision(self.precision)
         set_determinism(config.runtime.deterministic)
@@ -184,6 +191,7 @@ class Trainer:
         run = _StageRun(
             stage, task, stage_dir, steps_per_epoch, total_steps, model, optimizer, step, checkpoint, manager
         )
+        run.train_examples = train_examples
         if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             # TF's preemption handling for multi-worker: on SIGTERM every worker saves, then exits 42.
             run.preemption = multi_worker_handler(self.strategy, manager)
@@ -201,8 +209,16 @@ class Trainer:
         if latest:
             restore_training_checkpoint(latest, run.checkpoint)
             self._say(f"Resuming stage '{name}' from {latest} at step {int(run.step.numpy())}.")
+            if self.parent is not None:
+                self._say(
+                    f"Fine-tuning run: its own checkpoint holds the weights; the parent {self.parent.path} is "
+                    "not loaded again."
+                )
         else:
-            for message in initialise(run.model, run.stage, self.run_dir, self.config.model.resnet34_weights):
+            messages = initialise(
+                run.model, run.stage, self.run_dir, self.config.model.resnet34_weights, parent=self.parent
+            )
+            for message in messages:
                 self._say(message)
         run.start = int(run.step.numpy())
 
@@ -222,11 +238,13 @@ class Trainer:
         )
         iterator = iter(dataset)
 
-        @tf.function(jit_compile=config.runtime.jit_compile)
+        # No autograph: the step has no Python control flow on tensors (the losses use tf.cond), and
+        # converting Keras's and the optimizer's code cost 1.6 s of every process's start (measured).
+        @tf.function(jit_compile=config.runtime.jit_compile, autograph=False)
         def replica_step(batch, log_mode, nan_now):
             return task.train_step(batch, model, optimizer, log_mode, nan_now)
 
-        @tf.function
+        @tf.function(autograph=False)
         def train_step(iterator, log_mode, nan_now):
             per_replica = self.strategy.run(replica_step, args=(next(iterator), log_mode, nan_now))
             return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
@@ -238,6 +256,11 @@ class Trainer:
             f"{self.strategy.num_replicas_in_sync} replica(s) ({strategy_name(self.strategy)}), global batch "
             f"{batch_size}, {steps_per_epoch} steps/epoch x {config.trainer.epochs} epochs = {total_steps} steps; "
             f"start at step {start}.\n  Precision: {self.precision} ({self.precision_reason})."
+        )
+        self._say(
+            f"  Data: {run.train_examples} training frames of {config.data.dataset}; {total_steps} steps x global "
+            f"batch {batch_size} = {total_steps * batch_size} frames drawn "
+            f"({total_steps * batch_size / max(run.train_examples, 1):.1f} passes), {total_steps - start} steps to go."
         )
         bar = self._progress(total_steps, start, name)
         t_last, images = time.perf_counter(), 0
