@@ -372,3 +372,53 @@ def test_the_parent_is_recorded_in_config_yaml_and_the_serving_bundle_with_its_h
     assert (
         f"- Fine-tuned from: {parent} (stage joint, trained on {SHARED_DATASET}); parent weights sha256 {sha}" in card
     )
+
+
+KITCHEN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
+KITCHEN = os.path.join(KITCHEN, "real_sequence_7scenes")
+
+
+@pytest.mark.slow
+def test_fine_tuning_on_a_handful_of_real_kitchen_frames_records_its_parent(tiny_run, tmp_path):
+    """The user's path on real frames, straight from ../shared/data: 8 frames of the kitchen sequence
+    (linked, not copied), the last 2 held out, built at 96x128, fine-tuned from the tiny run for 2 steps."""
+    from rsn_tf.cli.build_dataset import main as build_dataset
+
+    if not os.path.isdir(KITCHEN):
+        pytest.skip(f"the shared real sequence is absent ({KITCHEN})")
+    folder = tmp_path / "kitchen"
+    stems = sorted(name[: -len(".png")] for name in os.listdir(os.path.join(KITCHEN, "rgb")))[:8]
+    for sub in ("rgb", "depth"):
+        (folder / sub).mkdir(parents=True)
+        for stem in stems:
+            os.symlink(os.path.join(KITCHEN, sub, f"{stem}.png"), folder / sub / f"{stem}.png")
+    with open(os.path.join(KITCHEN, "cameras.json")) as fh:
+        cameras = json.load(fh)
+    (folder / "cameras.json").write_text(json.dumps({stem: cameras[stem] for stem in stems}))
+    data_dir = tmp_path / "tfds"
+    name = "rgbd_folder/kitchen_handful"
+    assert (
+        build_dataset(
+            [
+                f"--dataset={name}",
+                f"--manual_dir={folder}",
+                f"--data_dir={data_dir}",
+                "--holdout_last=2",
+                "--height=96",
+                "--width=128",
+            ]
+        )
+        == 0
+    )
+    model_dir = tmp_path / "fine_tuned"
+    argv = tiny_train_argv(str(data_dir), model_dir, f"--init_from={tiny_run}", "--stage=joint", "--epochs=1")
+    argv += [f"--dataset={name}", "--steps_per_epoch=2", "--batch_size=2"]  # later flags win
+    code, out, err = train_in_process(argv)
+    assert code == 0, err[-3000:]
+    assert f"Data: 6 training frames of {name}" in out  # 8 frames, the last 2 held out
+    parent = tiny_run / PARENT_STAGE
+    saved = yaml.safe_load((model_dir / "config.yaml").read_text())["model"]
+    assert saved["init_from"] == str(parent) and saved["init_from_stage"] == PARENT_STAGE
+    assert saved["init_from_dataset"] == SHARED_DATASET
+    assert saved["init_from_sha256"] == _file_sha256(parent / "generation.weights.h5", parent / "refinement.weights.h5")
+    assert json.loads((model_dir / "joint" / "metrics.json").read_text())["metrics"]["num_images"] == 2
