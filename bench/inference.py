@@ -25,24 +25,10 @@ import tensorflow as tf
 from absl import flags
 
 from rsn_tf.cli import common
-from rsn_tf.flops import model_flops
+from rsn_tf.flops import matmul_peak, model_flops
 from rsn_tf.models import RegionSupportNetwork, get_preset
 
 DEFAULT_RUNS = ("tiny@96x128", "small@240x320", "paper@240x320")
-
-
-def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
-    """Best dense float32 matmul FLOP/s over ``repeats`` runs of an n x n x n product."""
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-    mm = tf.function(lambda x, y: tf.matmul(x, y))
-    mm(a, b).numpy()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        mm(a, b).numpy()
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best
 
 
 def time_call(fn, x, repeats: int) -> list[float]:

@@ -25,12 +25,14 @@ from absl import flags
 
 from rsn_tf.cli import common
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/, also when imported by path
+from baseline_tree import ROOT, export_tree  # noqa: E402
+
 FLAGS = common.new_flag_values()
 flags.DEFINE_string("baseline", "8040c39", "Commit to compare against.", flag_values=FLAGS)
 flags.DEFINE_integer("rounds", 3, "Timed runs per tree (taking turns).", flag_values=FLAGS)
 flags.DEFINE_integer("timeout_s", 600, "Give up on a run after this long.", flag_values=FLAGS)
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LAUNCH = "import sys; from rsn_tf.cli.train import main; sys.exit(main(sys.argv[1:]))"
 
 
@@ -68,20 +70,11 @@ def _first_step_seconds(tree: str, work: str, tag: str) -> float:
         log.close()
 
 
-def _export_tree(commit: str, into: str) -> str:
-    os.makedirs(into, exist_ok=True)
-    archive = subprocess.run(
-        ["git", "-C", _ROOT, "archive", commit, "rsn_tf", "tfds_nyu"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
-    return into
-
-
 def main(positionals: list[str]) -> int:
     scratch = tempfile.mkdtemp(prefix="rsn_bench_startup_")
     trees = {
-        f"baseline {FLAGS.baseline}": (_export_tree(FLAGS.baseline, os.path.join(scratch, "baseline_tree")), "base"),
-        "this tree": (_ROOT, "new"),
+        f"baseline {FLAGS.baseline}": (export_tree(FLAGS.baseline, os.path.join(scratch, "baseline_tree")), "base"),
+        "this tree": (ROOT, "new"),
     }
     for tree, tag in trees.values():  # untimed: builds each tree's dataset
         os.makedirs(os.path.join(scratch, tag), exist_ok=True)

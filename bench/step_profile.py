@@ -35,15 +35,9 @@ def ceilings() -> dict[str, float]:
     """float32 / bfloat16 matmul GFLOP/s and streaming memory bandwidth (GB/s), best of 5."""
     import tensorflow as tf
 
-    out = {}
-    n = 2048
-    for dtype in ("float32", "bfloat16"):
-        a = tf.random.uniform((n, n), dtype=tf.float32)
-        a = tf.cast(a, dtype)
-        f = tf.function(lambda x: tf.linalg.matmul(x, x))
-        f(a).numpy()
-        best = min(_time(lambda f=f, a=a: f(a).numpy()) for _ in range(5))
-        out[f"matmul_{dtype}_gflops"] = 2 * n**3 / best / 1e9
+    from rsn_tf.flops import matmul_peak
+
+    out = {f"matmul_{dtype}_gflops": matmul_peak(dtype=dtype, repeats=5) / 1e9 for dtype in ("float32", "bfloat16")}
     x = tf.ones((64 * 1024 * 1024,), tf.float32)  # 256 MiB
     g = tf.function(lambda v: v * 1.5)
     g(x)

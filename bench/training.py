@@ -22,12 +22,15 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 
 from absl import flags
 
 from rsn_tf.cli import common
+from rsn_tf.flops import matmul_peak
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/, also when imported by path
+from baseline_tree import ROOT, export_tree  # noqa: E402
 
 CHILD = r"""
 import json, os, sys, time
@@ -88,22 +91,6 @@ result = {{"train_s": best(train), "forward_s": best(forward), "first_step_s": f
 print(json.dumps(result))
 """
 
-PEAKS = r"""
-import json, os, time
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-import tensorflow as tf
-out = {}
-for dtype in ("float32", "bfloat16"):
-    a = tf.cast(tf.random.uniform((2048, 2048)), dtype)
-    f = tf.function(lambda x: tf.linalg.matmul(x, x))
-    f(a).numpy()
-    times = []
-    for _ in range(10):
-        t0 = time.perf_counter(); f(a).numpy(); times.append(time.perf_counter() - t0)
-    out[dtype] = 2 * 2048**3 / min(times)
-print(json.dumps(out))
-"""
-
 FLAGS = common.new_flag_values()
 flags.DEFINE_list("presets", ["tiny", "small"], "Presets to measure.", flag_values=FLAGS)
 flags.DEFINE_list("precisions", ["float32"], "Precisions to measure (float32, mixed_bfloat16).", flag_values=FLAGS)
@@ -112,17 +99,6 @@ flags.DEFINE_integer("batch", 8, "Global batch.", flag_values=FLAGS)
 flags.DEFINE_integer("steps", 8, "Timed steps per measurement (the best is kept).", flag_values=FLAGS)
 flags.DEFINE_integer("rounds", 2, "Times the two trees take turns.", flag_values=FLAGS)
 flags.DEFINE_integer("devices", 1, "Logical CPU devices (2: MirroredStrategy).", flag_values=FLAGS)
-
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _export_tree(commit: str, into: str) -> str:
-    """The package at ``commit`` (git archive), unpacked into ``into``."""
-    archive = os.path.join(into, "tree.tar")
-    subprocess.run(["git", "-C", _ROOT, "archive", "-o", archive, commit, "rsn_tf", "tfds_nyu"], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 def _run(code: str, tree: str) -> dict:
@@ -135,10 +111,10 @@ def _run(code: str, tree: str) -> dict:
 
 def main(positionals: list[str]) -> int:
     scratch = tempfile.mkdtemp(prefix="rsn_bench_training_")
-    trees = {"this tree": _ROOT}
+    trees = {"this tree": ROOT}
     if FLAGS.baseline:
-        trees = {f"baseline {FLAGS.baseline}": _export_tree(FLAGS.baseline, scratch), **trees}
-    peaks = _run(PEAKS, _ROOT)
+        trees = {f"baseline {FLAGS.baseline}": export_tree(FLAGS.baseline, scratch), **trees}
+    peaks = {dtype: matmul_peak(dtype=dtype) for dtype in ("float32", "bfloat16")}
     best: dict[tuple[str, str, str], dict] = {}
     configs = [(preset, precision) for preset in FLAGS.presets for precision in FLAGS.precisions]
     for _ in range(FLAGS.rounds):

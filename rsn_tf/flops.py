@@ -8,12 +8,13 @@ is the convolution/matmul work that dominates these networks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-__all__ = ["count_flops", "model_flops"]
+__all__ = ["count_flops", "model_flops", "matmul_peak"]
 
 
 def count_flops(fn: Callable, input_specs: Sequence[tf.TensorSpec]) -> int:
@@ -48,3 +49,18 @@ def model_flops(model: tf.keras.Model, height: int, width: int, batch: int = 1) 
         return out["depth"] if isinstance(out, dict) else out
 
     return count_flops(forward, [spec])
+
+
+def matmul_peak(n: int = 2048, dtype: str = "float32", repeats: int = 10) -> float:
+    """Best dense matmul FLOP/s over ``repeats`` runs of an n x n x n product in ``dtype``: the
+    ceiling that benchmarks give achieved FLOP/s against."""
+    a = tf.cast(tf.random.normal((n, n)), dtype)
+    b = tf.cast(tf.random.normal((n, n)), dtype)
+    mm = tf.function(lambda x, y: tf.matmul(x, y))
+    mm(a, b).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        mm(a, b).numpy()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best

@@ -36,6 +36,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 SHARED_DATASET = "nyu_region_support/synthetic_mini"
+# The real kitchen sequence in ../shared/data (read in place, never copied into the project).
+REAL_SEQUENCE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data",
+                             "real_sequence_7scenes")  # fmt: skip
 _COMPLETE = ".complete"
 
 

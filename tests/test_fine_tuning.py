@@ -17,7 +17,7 @@ import zipfile
 import numpy as np
 import pytest
 import yaml
-from conftest import SHARED_DATASET, tiny_train_argv, train_in_process
+from conftest import REAL_SEQUENCE, SHARED_DATASET, tiny_train_argv, train_in_process
 
 MODULES = ("generation", "refinement")
 PARENT_STAGE = "joint"  # the most finished stage of the tiny run: the last of the paper's schedule
@@ -374,8 +374,7 @@ def test_the_parent_is_recorded_in_config_yaml_and_the_serving_bundle_with_its_h
     )
 
 
-KITCHEN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
-KITCHEN = os.path.join(KITCHEN, "real_sequence_7scenes")
+KITCHEN = REAL_SEQUENCE
 
 
 @pytest.mark.slow

@@ -12,13 +12,14 @@ import os
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from conftest import REAL_SEQUENCE
 
 from tfds_nyu import rgbd_frames
 from tfds_nyu.rgbd_folder import Builder
 from tfds_nyu.rgbd_frames import RgbdFolderError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KITCHEN = os.path.join(ROOT, "..", "shared", "data", "real_sequence_7scenes")
+KITCHEN = REAL_SEQUENCE
 
 TEN = [f"seq_{i:04d}" for i in range(10)]  # seq_0000 ... seq_0009
 
