@@ -11,7 +11,14 @@ from __future__ import annotations
 import functools
 import os
 
-__all__ = ["BF16_CPU_FEATURES", "cpu_bf16_features", "onednn_enabled", "native_bf16"]
+__all__ = ["BF16_CPU_FEATURES", "DETERMINISTIC_ENV", "cpu_bf16_features", "onednn_enabled", "native_bf16"]
+
+# What --deterministic needs TensorFlow to read when it is imported (so rsn-train sets it first):
+# oneDNN's reordering optimisations off, and one inter-op thread. With two inter-op threads, ops
+# that may run concurrently made the train step's gradients differ in the last bits in 6 of 7
+# replays on a 2-core EPYC (the forward pass and BN statistics were identical); with one, 0 of 6
+# (BENCHMARKS.md, "Deterministic replays"). Intra-op threads are not the cause and stay as they are.
+DETERMINISTIC_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_NUM_INTEROP_THREADS": "1"}
 
 # /proc/cpuinfo flag -> its usual name.
 BF16_CPU_FEATURES = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512-BF16"}

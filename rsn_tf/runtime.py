@@ -14,7 +14,7 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-from rsn_tf.hardware import cpu_bf16_features, onednn_enabled
+from rsn_tf.hardware import DETERMINISTIC_ENV, cpu_bf16_features, onednn_enabled
 
 __all__ = ["PRECISIONS", "resolve_precision", "set_precision", "set_determinism", "inference_function"]
 
@@ -49,25 +49,33 @@ def set_precision(name: str) -> str:
 def set_determinism(enabled: bool) -> None:
     """Deterministic kernels everywhere (TF raises for an op that has none), or TF's default.
 
-    Without it, oneDNN's kernels may sum in a different order from run to run: a replay then
-    differs at float-noise level, which Adam's first steps amplify to about 1e-4 relative in the
-    test metrics (measured). Op determinism alone is not enough on CPU: oneDNN's optimisations
-    must be off too, and that is an environment variable (TF_ENABLE_ONEDNN_OPTS=0) read when
-    TensorFlow is imported, so rsn-train sets it before it imports TensorFlow. Both together make
-    a replay bit-identical in nearly every run here; in our CI runs a metric differed once by
-    5e-9 and once (run alone, 2026-12-01) by 1.3e-6 relative, so what we promise is 1e-5
-    (tests/test_training.py), still ten times below a non-deterministic replay's 1e-4.
+    Op determinism alone is not enough on CPU. Without oneDNN's optimisations off and one inter-op
+    thread (``DETERMINISTIC_ENV``, read when TensorFlow is imported, so rsn-train sets it before
+    importing it), a replay's gradients differ in the last bits from the first step on, which
+    Adam's first steps amplify to about 1e-4 relative in the weights and test metrics (measured).
+    With all three, replays were bit-identical in every run we measured; 1e-5 relative is what
+    tests/test_training.py holds them to.
     """
-    if enabled:
-        if os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0":
-            import warnings
+    if not enabled:
+        return
+    tf.config.experimental.enable_op_determinism()
+    wrong = [f"{k}={v}" for k, v in DETERMINISTIC_ENV.items() if os.environ.get(k, v) != v]  # set otherwise by hand
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") is None:
+        wrong.append("TF_ENABLE_ONEDNN_OPTS=0")
+    if "TF_NUM_INTEROP_THREADS=1" not in wrong:
+        try:
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # the runtime has started: only the env var could have set it
+            if os.environ.get("TF_NUM_INTEROP_THREADS") is None:
+                wrong.append("TF_NUM_INTEROP_THREADS=1")
+    if wrong:
+        import warnings
 
-            warnings.warn(
-                "deterministic: TensorFlow was imported with oneDNN optimisations on; set TF_ENABLE_ONEDNN_OPTS=0 "
-                "before importing it (rsn-train does) for replays identical to float noise",
-                stacklevel=2,
-            )
-        tf.config.experimental.enable_op_determinism()
+        warnings.warn(
+            f"deterministic: TensorFlow started without {' and '.join(wrong)}; replays may differ at float-noise "
+            "level (rsn-train sets them before importing TensorFlow unless they are set otherwise)",
+            stacklevel=2,
+        )
 
 
 def inference_function(model: keras.Model, jit_compile: bool = False) -> Callable:

@@ -5,7 +5,8 @@ Process policy. A test starts a subprocess only where the process itself is the 
   - signals and exit codes (SIGTERM -> 42, a dead peer -> 43);
   - multi-worker training (real worker processes on localhost);
   - logical CPU devices, and anything read when TensorFlow is imported (--deterministic sets
-    TF_ENABLE_ONEDNN_OPTS before the import), which only a fresh process can show;
+    TF_ENABLE_ONEDNN_OPTS and TF_NUM_INTEROP_THREADS before the import), which only a fresh
+    process can show;
   - a fresh process that loads the dataset or the SavedModel without this project's code;
   - the console scripts and thin entry points: one smoke test each (test_cli.py);
   - outside programs (saved_model_cli, the web demo's server under a real browser, the bench

@@ -52,8 +52,11 @@ def _train(positionals: list[str]) -> int:
     # is built; the parent is recorded in the config (so in config.yaml and the run's identity).
     config, parent = with_parent(config)
 
-    if config.runtime.deterministic:  # oneDNN reads this when TensorFlow is imported: set it before
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    if config.runtime.deterministic:  # TensorFlow reads these when it is imported: set them before
+        from rsn_tf.hardware import DETERMINISTIC_ENV
+
+        for name, value in DETERMINISTIC_ENV.items():
+            os.environ.setdefault(name, value)  # one set by hand wins; the Trainer warns about it
     absl_logging.set_verbosity(absl_logging.WARNING)  # TFDS logs every dataset construction at INFO
     from rsn_tf.training.distribution import dataset_builder_worker, split_cpu
 
