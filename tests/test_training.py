@@ -225,6 +225,20 @@ def _assert_workers_trained_alike(workers, stage: str, start: int, total: int) -
     )
 
 
+def test_a_run_started_before_fine_tuning_existed_keeps_its_identity_and_a_fine_tuned_one_does_not():
+    """Old run dirs must still resume: the default config's joint-stage hash is the one the commit
+    before --init_from (2c5556b~1) wrote, computed there; naming a parent changes it."""
+    from rsn_tf import config as config_lib
+    from rsn_tf.schedule import get_stage
+    from rsn_tf.training.run_identity import run_identity
+
+    spec = get_stage("joint").to_dict()
+    assert run_identity(config_lib.ExperimentConfig(), spec)["config_hash"] == "be1382fb324ab1a0"
+    for key, value in (("model.init_from", "runs/demo"), ("task.freeze", "generation")):
+        changed = config_lib.override(config_lib.ExperimentConfig(), {key: value})
+        assert run_identity(changed, spec)["config_hash"] != "be1382fb324ab1a0", key
+
+
 def test_a_stage_dir_with_another_runs_checkpoints_is_refused_naming_both_runs(tmp_path):
     import tensorflow as tf
 

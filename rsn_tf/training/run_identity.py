@@ -44,6 +44,15 @@ _NOT_IDENTITY_KEYS = frozenset(
         "data.eval_batches",
     }
 )
+# Keys added after run identities were first written: left out while they hold their default, so a
+# run started before they existed keeps its hash and still resumes.
+_LATER_KEYS_AT_DEFAULT = {
+    "task.freeze": "none",
+    "model.init_from": None,
+    "model.init_from_stage": None,
+    "model.init_from_dataset": None,
+    "model.init_from_sha256": None,
+}
 
 
 class RunIdentityError(UserError, RuntimeError):
@@ -55,7 +64,9 @@ def run_identity(config: ExperimentConfig, stage: dict[str, Any]) -> dict[str, A
     keys = {
         key: value
         for key, value in config_lib.flatten(config_lib.to_dict(config)).items()
-        if key not in _NOT_IDENTITY_KEYS and not key.startswith(_NOT_IDENTITY_PREFIXES)
+        if key not in _NOT_IDENTITY_KEYS
+        and not key.startswith(_NOT_IDENTITY_PREFIXES)
+        and not (key in _LATER_KEYS_AT_DEFAULT and value == _LATER_KEYS_AT_DEFAULT[key])
     }
     keys = {**keys, **{f"stage.{k}": v for k, v in stage.items()}}
     digest = hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:16]
