@@ -57,8 +57,7 @@ def _train(data_dir: str, model_dir: str, steps: int, env: dict) -> dict[str, np
     return _weights(os.path.join(model_dir, "joint"))
 
 
-def main(argv: list[str]) -> int:
-    common.parse_flags(FLAGS, argv)
+def main(positionals: list[str]) -> int:
     import tensorflow_datasets as tfds
 
     import tfds_nyu  # noqa: F401  registers the builder
@@ -86,4 +85,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(common.run(main, FLAGS, __doc__, program="bench/replays.py"))

@@ -87,9 +87,36 @@ def _build_command(builder: tfds.core.DatasetBuilder, data_dir: str | None) -> s
     return f"  rsn-build-dataset --dataset={builder.name}/{builder.builder_config.name}{where}{manual}"
 
 
+def _unknown_config(name: str, data_dir: str | None) -> Exception:
+    """TFDS knows no config ``name``: an rgbd_folder config of your own exists only once built."""
+    family, _, config = name.partition("/")
+    known = ", ".join(c.name for c in tfds.builder_cls(family).BUILDER_CONFIGS)
+    where = data_dir or "TFDS's default data dir (~/tensorflow_datasets)"
+    if family == "rgbd_folder":
+        flag = f" --data_dir={data_dir}" if data_dir else ""
+        return DatasetNotBuiltError(
+            f"The dataset {name} is not built in {where}. An rgbd_folder config of your own ({config!r}) "
+            "exists once it is built; build it with:\n"
+            f"  rsn-build-dataset --dataset={name}{flag} --manual_dir={_MANUAL_DIR_HINT['rgbd_folder']}\n"
+            "(add --holdout_last=N or --holdout_fraction=P for a sequence, --height/--width for another size; "
+            f"docs/datasets.md). Built-in configs: {known}."
+        )
+    return DatasetNotBuiltError(f"--dataset={name}: {family} has no config {config!r}. Choose one of: {known}.")
+
+
+def _builder(name: str, data_dir: str | None) -> tfds.core.DatasetBuilder:
+    """``tfds.builder``, with a config TFDS does not know (yet) as ``DatasetNotBuiltError``."""
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except ValueError as error:
+        if "BuilderConfig" not in str(error):
+            raise
+        raise _unknown_config(name, data_dir) from None
+
+
 def load_builder(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
     """The prepared builder for ``name`` (e.g. ``nyu_region_support/synthetic``, ``rgbd_folder/slic``)."""
-    builder = tfds.builder(name, data_dir=data_dir)
+    builder = _builder(name, data_dir)
     if not builder.is_prepared():
         raise DatasetNotBuiltError(
             f"The dataset {name} is not built in {builder.data_dir}. Build it with:\n"
@@ -128,12 +155,20 @@ def wait_for_builder(
     """
     start = time.monotonic()
     last_said = -30.0
+    custom = name.startswith("rgbd_folder/")  # a config of the user's own exists once the builder has built it
     while True:
-        builder = tfds.builder(name, data_dir=data_dir)
-        if builder.is_prepared():
+        try:
+            builder = _builder(name, data_dir)
+        except DatasetNotBuiltError:
+            if not custom:
+                raise
+            builder = None
+        if builder is not None and builder.is_prepared():
             return builder
         waited = time.monotonic() - start
         if waited >= timeout_s:
+            if builder is None:
+                raise _unknown_config(name, data_dir)
             raise DatasetNotBuiltError(
                 f"{name} did not appear in {builder.data_dir} within {timeout_s:.0f} s (--dataset_wait_timeout_s) "
                 f"while {builder_worker} was to build it. If the workers do not share that dir (one disk per machine), "
@@ -141,7 +176,8 @@ def wait_for_builder(
                 "--data_dir on shared storage; if the build is just slow, raise --dataset_wait_timeout_s."
             )
         if waited - last_said >= 30.0:
-            say(f"Waiting for {builder_worker} to build {name} in {builder.data_dir} ({waited:.0f} s so far) ...")
+            where = builder.data_dir if builder is not None else data_dir
+            say(f"Waiting for {builder_worker} to build {name} in {where} ({waited:.0f} s so far) ...")
             last_said = waited
         time.sleep(poll_s)
 
@@ -168,7 +204,7 @@ def prepare_builder(
     except DatasetNotBuiltError:
         if builder_worker is not None:
             return wait_for_builder(name, data_dir, builder_worker, wait_timeout_s)
-        builder = tfds.builder(name, data_dir=data_dir)
+        builder = _builder(name, data_dir)  # an unknown rgbd_folder config: the build command, raised
         if needs_manual_dir(builder) and not manual_dir:
             raise
     else:

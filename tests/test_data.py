@@ -152,6 +152,25 @@ def test_the_input_pipeline_names_a_corrupt_example_and_the_trainer_says_what_to
     assert int(run(example(label=5))["label"].numpy().max()) == 5
 
 
+def test_an_unbuilt_rgbd_folder_config_of_ones_own_gets_its_build_command_and_a_typo_the_configs(tmp_path):
+    from rsn_tf.data import prepare_builder
+
+    for load in (load_builder, prepare_builder):
+        with pytest.raises(DatasetNotBuiltError) as error:
+            load("rgbd_folder/kitchen", data_dir=str(tmp_path))
+        message = str(error.value)
+        assert f"The dataset rgbd_folder/kitchen is not built in {tmp_path}" in message
+        assert (
+            f"rsn-build-dataset --dataset=rgbd_folder/kitchen --data_dir={tmp_path} --manual_dir=YOUR_RGBD_FOLDER"
+            in message
+        )
+        assert "--holdout_last=N" in message and "BuilderConfig" not in message
+    with pytest.raises(
+        DatasetNotBuiltError, match=r"nyu_region_support has no config 'synthtic'\. Choose one of: .*synthetic_mini"
+    ):
+        load_builder("nyu_region_support/synthtic", data_dir=str(tmp_path))
+
+
 @pytest.mark.parametrize(
     "name, manual",
     [

@@ -341,7 +341,7 @@ def test_flags_that_cannot_be_honoured_are_refused_before_any_work(extra, messag
 
 
 @pytest.mark.slow
-def test_the_parent_is_recorded_in_config_yaml_and_the_serving_bundle_with_its_hash(child, tiny_run):
+def test_the_parent_is_recorded_in_config_yaml_and_the_serving_bundle_with_its_hash(child, tiny_run, capsys):
     parent = tiny_run / PARENT_STAGE
     sha = _file_sha256(parent / "generation.weights.h5", parent / "refinement.weights.h5")
     expected = {
@@ -372,6 +372,13 @@ def test_the_parent_is_recorded_in_config_yaml_and_the_serving_bundle_with_its_h
     assert (
         f"- Fine-tuned from: {parent} (stage joint, trained on {SHARED_DATASET}); parent weights sha256 {sha}" in card
     )
+    # And the client's --info says so to whoever serves it.
+    from rsn_tf.cli.serve_client import main as serve_client
+
+    assert serve_client([f"--info={version}"]) == 0
+    printed = capsys.readouterr().out
+    assert f"Trained on: {SHARED_DATASET} (stage joint," in printed
+    assert f"Fine-tuned from: {parent} (stage joint, trained on {SHARED_DATASET}; weights sha256 {sha[:16]}" in printed
 
 
 KITCHEN = REAL_SEQUENCE

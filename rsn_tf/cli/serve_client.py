@@ -53,6 +53,15 @@ def _info(path: str) -> int:
         f"{limits['max_image_bytes']} bytes per encoded image"
     )
     print(f"Valid depth: {info['valid_depth_range_m'][0]:g}-{info['valid_depth_range_m'][1]:g} m")
+    training = info.get("training") or {}
+    if training.get("dataset"):
+        print(f"Trained on: {training['dataset']} (stage {training.get('stage')}, {training.get('steps')} steps)")
+    parent = training.get("fine_tuned_from")
+    if parent:
+        print(
+            f"Fine-tuned from: {parent['path']} (stage {parent['stage']}, trained on {parent['dataset']}; weights "
+            f"sha256 {str(parent['weights_sha256'])[:16]}…; frozen: {parent['frozen']})"
+        )
     metrics = info.get("test_metrics") or {}
     if metrics.get("metrics"):
         m = metrics["metrics"]
