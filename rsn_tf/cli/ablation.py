@@ -10,7 +10,7 @@ the Baseline1 and refinement_gt rows. Each row is a stage dir under ``--out`` (a
 dir: checkpoints, weights, metrics.json), so an interrupted run resumes where it stopped
 and finished rows are not run again. The resolved config goes to ``<out>/config.yaml``; a
 resumed run must use the same budget. The table is printed beside the paper's numbers
-and written to ``<out>/ablation.md`` and ``<out>/ablation.json`` (with the three claims).
+and written to ``<out>/ablation.md`` and ``<out>/ablation.json`` (with the claims).
 Row definitions: rsn_tf/evaluation/table3/rows.py.
 """
 

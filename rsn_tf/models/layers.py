@@ -20,6 +20,7 @@ __all__ = [
     "BasicBlock",
     "PyramidPoolingUnit",
     "CropToMatch",
+    "SemanticEmbedding",
     "PAPER_PYRAMID_SCALES",
 ]
 
@@ -225,3 +226,63 @@ class CropToMatch(keras.layers.Layer):
 
     def compute_output_shape(self, x_shape, reference_shape):
         return (x_shape[0], reference_shape[1], reference_shape[2], x_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SemanticEmbedding(keras.layers.Layer):
+    """Class ids (B, H, W, 1), 0 = unlabelled, -> a learned vector per class (B, H, W, channels):
+    the refinement module's semantic guidance.
+
+    Categorical, not one channel of id / class count: ids are names, not amounts, so a scalar
+    orders classes that have no order, and on a world of 20 classes over the 894-name table it
+    squeezed the whole signal below 0.03. One-hot would be unordered too, but the merged NYU
+    vocabulary has ~900 names: 900 input channels for conv1, most never seen. An embedding has a
+    width set in the config and a capacity that does not depend on how the classes are numbered
+    (relabelling them permutes its rows). Rows start at unit scale, like the ImageNet-normalised
+    image channels beside them, so the guidance is not drowned at initialisation.
+
+    Ids outside 0..classes fail with an error naming the field instead of being clipped:
+    clipping would silently merge classes (the input pipeline checks the same bound,
+    rsn_tf.data.check_example). Under XLA (--jit_compile) the check is dropped and the
+    lookup clamps.
+    """
+
+    def __init__(self, classes: int, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        if classes < 1 or channels < 1:
+            raise ValueError(f"SemanticEmbedding: classes and channels must be >= 1, got {classes}, {channels}")
+        self.classes = classes
+        self.channels = channels
+
+    def build(self, input_shape=None):
+        self.embeddings = self.add_weight(
+            shape=(self.classes + 1, self.channels),
+            initializer=keras.initializers.RandomNormal(stddev=1.0),
+            name="embeddings",
+        )
+        self.built = True
+
+    def call(self, labels):
+        ids = tf.cast(labels, tf.int32)
+        if ids.shape.rank == 4:
+            if ids.shape[-1] != 1:
+                raise ValueError(f"label: expected class ids of shape (B, H, W, 1), got {ids.shape}")
+            ids = ids[..., 0]
+        checks = [
+            tf.debugging.assert_non_negative(ids, message="label: negative class id"),
+            tf.debugging.assert_less(
+                ids,
+                self.classes + 1,
+                message=f"label: class id beyond the {self.classes} classes the model was built for "
+                "(semantic_classes, the training dataset's class count)",
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            vectors = tf.gather(self.embeddings, ids)
+        return tf.cast(vectors, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:3], self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "classes": self.classes, "channels": self.channels}

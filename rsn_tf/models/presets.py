@@ -30,7 +30,11 @@ class RSNConfig:
     pyramid_scales: tuple[float, ...] = PAPER_PYRAMID_SCALES
     refinement_iterations: int = 3
     guidance: str = "region_support"  # refinement guidance: region_support | semantic | none
-    semantic_classes: int = 894  # labels are divided by this for semantic guidance
+    # Semantic guidance: class ids 0..semantic_classes (0 = unlabelled) through a learned embedding of
+    # semantic_embedding_channels channels. The trainer sets the count from the dataset's names table
+    # (rsn_tf.data.num_classes); 894, the merged NYU vocabulary, stays only for a dataset naming none.
+    semantic_classes: int = 894
+    semantic_embedding_channels: int = 8
     max_depth: float = 10.0  # depth inputs are divided by this
     initial_depth: float = 2.5  # the generation module's output at initialisation (m)
 
@@ -45,6 +49,16 @@ class RSNConfig:
             raise ValueError(f"refinement_iterations: must be >= 1, got {self.refinement_iterations}")
         if self.height < 2 or self.width < 2:
             raise ValueError(f"height/width: must be >= 2, got {self.height}x{self.width}")
+        if self.semantic_classes < 1:
+            raise ValueError(f"semantic_classes: must be >= 1, got {self.semantic_classes}")
+        if self.semantic_embedding_channels < 1:
+            raise ValueError(f"semantic_embedding_channels: must be >= 1, got {self.semantic_embedding_channels}")
+
+    @property
+    def guidance_channels(self) -> int:
+        """The refinement module's guidance input channels: 1 for region support, the embedding's
+        width for semantic guidance, 0 without guidance."""
+        return {"region_support": 1, "semantic": self.semantic_embedding_channels, "none": 0}[self.guidance]
 
     def channels(self, paper_channels: int) -> int:
         """A Table 1 channel count scaled by the width multiplier (at least 4, a multiple of 4)."""
@@ -68,6 +82,14 @@ class RSNConfig:
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"RSNConfig: unknown field(s) {sorted(unknown)}")
+        if data.get("guidance") == "semantic" and "semantic_embedding_channels" not in data:
+            # Written before the embedding: its refinement took one scalar channel (id / class count),
+            # so its weights fit no model of this version.
+            raise ValueError(
+                "RSNConfig: guidance is 'semantic' but semantic_embedding_channels is missing: the config was "
+                "written by an RSN-TF whose semantic guidance was one scalar channel (class id / class count); "
+                "its refinement weights do not fit the embedding. Train the semantic stage again."
+            )
         return cls(**data)
 
 

@@ -2,7 +2,8 @@
 
 Layout at the ``paper`` preset, all at full resolution::
 
-    input       RGB (3) + guidance (1) + current depth (1) = 5 channels (4 with guidance "none")
+    input       RGB (3) + guidance (1) + current depth (1) = 5 channels (4 with guidance "none";
+                3 + semantic_embedding_channels + 1 with semantic guidance)
     conv1       7x7 -> 64
     conv2..4    3x3 -> 64
     conv5       3x3 -> 128
@@ -19,6 +20,10 @@ d_t = d_{t-1} * exp(r_t) replaces the coarse depth for the next iteration. The
 correction is multiplicative so depth stays positive and an untrained module
 starts as the identity on its coarse depth. Every iteration's output is returned,
 because the iterative loss Li weights them all.
+
+With semantic guidance the module takes the label map and embeds it itself
+(``semantic_embedding``), so the embedding is saved, loaded and initialised with the
+module's weights.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import keras
 import tensorflow as tf
 
 from rsn_tf.models.generation import normalize_image
-from rsn_tf.models.layers import ConvBNReLU, PyramidPoolingUnit
+from rsn_tf.models.layers import ConvBNReLU, PyramidPoolingUnit, SemanticEmbedding
 from rsn_tf.models.presets import RSNConfig
 
 __all__ = ["RefinementModule"]
@@ -41,9 +46,11 @@ class RefinementModule(keras.Model):
     """Refines a coarse depth map under a guidance map, iteratively with shared weights.
 
     Call with ``(image, coarse_depth, guidance)``: image float RGB in [0, 255]
-    (B, H, W, 3); coarse depth (B, H, W, 1) metres; guidance (B, H, W, 1) already
-    scaled to about [0, 1], or None when ``config.guidance == "none"``.
-    Returns a list of ``refinement_iterations`` depth maps (B, H, W, 1).
+    (B, H, W, 3); coarse depth (B, H, W, 1) metres; guidance (B, H, W, 1): the region
+    support scaled to about [0, 1], or with ``config.guidance == "semantic"`` the class
+    ids, which become ``config.guidance_channels`` channels here; None when
+    ``config.guidance == "none"``. Returns a list of ``refinement_iterations`` depth
+    maps (B, H, W, 1).
     """
 
     def __init__(self, config: RSNConfig | dict | None = None, **kwargs):
@@ -51,6 +58,11 @@ class RefinementModule(keras.Model):
         config = RSNConfig.from_dict(config) if isinstance(config, dict) else (config or RSNConfig())
         self.config = config
         c = config.channels
+        self.semantic_embedding = (
+            SemanticEmbedding(config.semantic_classes, config.semantic_embedding_channels, name="semantic_embedding")
+            if config.guidance == "semantic"
+            else None
+        )
         self.extractor = [ConvBNReLU(c(64), 7, name="conv1")]
         self.extractor += [ConvBNReLU(c(64), name=f"conv{i}") for i in (2, 3, 4)]
         self.extractor += [ConvBNReLU(c(128), name="conv5"), ConvBNReLU(c(128), name="conv6")]
@@ -91,6 +103,10 @@ class RefinementModule(keras.Model):
                 f"guidance: the module was configured with guidance={self.config.guidance!r} "
                 f"but was called with guidance={'None' if guidance is None else 'a tensor'}"
             )
+        if guidance is not None and guidance.shape[-1] != 1:
+            raise ValueError(f"guidance: expected one channel (B, H, W, 1), got shape {tuple(guidance.shape)}")
+        if self.semantic_embedding is not None:
+            guidance = self.semantic_embedding(guidance)  # class ids -> guidance_channels channels
         features = normalize_image(image, self.compute_dtype)
         # Ground-truth region support is 0 on invalid pixels; a multiplicative update would keep
         # them at 0 for ever, so the coarse depth starts at least 1 cm.

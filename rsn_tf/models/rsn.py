@@ -37,7 +37,8 @@ class RegionSupportNetwork(keras.Model):
 
     Inputs: an image tensor (B, H, W, 3) float RGB in [0, 255], or a dict with
     ``image`` and, as the switches need, ``region_support`` (B, H, W, 1) metres
-    (teacher forcing) and ``label`` (B, H, W, 1) class ids (semantic guidance).
+    (teacher forcing) and ``label`` (B, H, W, 1) class ids 0..``config.semantic_classes``
+    (semantic guidance; 0 = unlabelled).
 
     Outputs: a dict with ``region_support`` (B, H, W, 1), ``depth_iterations``
     (a list, one (B, H, W, 1) map per refinement iteration; empty when
@@ -72,8 +73,8 @@ class RegionSupportNetwork(keras.Model):
         """
         image = tf.zeros((1, 16, 16, 3))
         region_support = self.generation(image)
-        guidance = None if self.config.guidance == "none" else tf.zeros_like(region_support)
-        self.refinement(image, region_support, guidance)
+        labels = tf.zeros((1, 16, 16, 1), tf.int32)
+        self.refinement(image, region_support, self._guidance({"label": labels}, region_support))
         self.built = True
 
     # ---- switches for the training stages
@@ -91,7 +92,7 @@ class RegionSupportNetwork(keras.Model):
         if kind == "semantic":
             if "label" not in inputs:
                 raise ValueError('inputs: semantic guidance needs inputs["label"] (B, H, W, 1) class ids')
-            return tf.cast(inputs["label"], tf.float32) / float(self.config.semantic_classes)
+            return inputs["label"]  # class ids: the refinement module embeds them (SemanticEmbedding)
         return None
 
     def call(self, inputs, training=None):

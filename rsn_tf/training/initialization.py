@@ -51,8 +51,10 @@ __all__ = [
 ]
 
 # RSNConfig fields that do not decide the weights' shapes or meaning: a preset's name, and the
-# class count (compared only where the refinement module is guided by the labels).
-_NOT_COMPARED = ("name", "semantic_classes")
+# label embedding's class count and width (compared only where the refinement module is guided
+# by the labels: there they shape its embedding table and conv1).
+_SEMANTIC_FIELDS = ("semantic_classes", "semantic_embedding_channels")
+_NOT_COMPARED = ("name", *_SEMANTIC_FIELDS)
 _CHUNK = 1 << 20
 
 
@@ -328,7 +330,7 @@ def check_fits(parent: Parent, here: dict[str, Any], preset: str | None = None) 
         there = RSNConfig.from_dict(parent.model_config).to_dict()
     except (TypeError, ValueError) as error:
         raise FineTuningError(f"{parent.flag}: its model config is not an RSNConfig ({error})") from None
-    skip = set(_NOT_COMPARED) - ({"semantic_classes"} if here.get("guidance") == "semantic" else set())
+    skip = set(_NOT_COMPARED) - (set(_SEMANTIC_FIELDS) if here.get("guidance") == "semantic" else set())
     differences = [
         f"{key} is {_shown(there.get(key))} in the parent but {_shown(value)} here"
         for key, value in here.items()

@@ -51,8 +51,8 @@ class RSNTask:
 
     # ------------------------------------------------------------------ build
     def build_model(self) -> RegionSupportNetwork:
-        """The stage's network. Its config takes the dataset's class count (semantic guidance divides
-        label ids by it), so model_config.json records it and a saved model rebuilds with it."""
+        """The stage's network. Its config takes the dataset's class count (the rows of semantic
+        guidance's label embedding), so model_config.json records it and a saved model rebuilds with it."""
         # A task that never opened its dataset (a benchmark on random tensors) needs the count only
         # when the model reads labels; a dataset without a names table keeps the preset's.
         if self._builder is not None or self.model_config.guidance == "semantic":

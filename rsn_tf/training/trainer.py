@@ -411,7 +411,7 @@ def restore_training_checkpoint(path: str, checkpoint: tf.train.Checkpoint) -> N
     """Restore ``path`` into ``checkpoint`` (``training_checkpoint``'s layout); any other layout is refused."""
     try:
         checkpoint.restore(path).assert_existing_objects_matched()
-    except AssertionError as error:
+    except (AssertionError, ValueError) as error:  # ValueError: a variable of another shape (e.g. a wider input)
         stage_dir = os.path.dirname(path)
         raise TrainingError(
             f"{path} does not hold this stage's variables by path: it was written by an RSN-TF older than the "

@@ -20,8 +20,10 @@ def format_table(results: dict[str, dict], with_paper: bool = True) -> str:
             "| " + " | ".join([ROWS[name].title, "ours", *(format_value(ours.get(k)) for _, k in PAPER_COLUMNS)]) + " |"
         )
         if with_paper:
-            paper = PAPER_TABLE3[name]
-            lines.append("| | paper | " + " | ".join(format_value(paper.get(k)) for _, k in PAPER_COLUMNS) + " |")
+            paper = PAPER_TABLE3.get(name)  # absent for our control rows: the paper has no such row
+            source = "paper" if paper is not None else "paper: no such row"
+            cells = (format_value((paper or {}).get(k)) for _, k in PAPER_COLUMNS)
+            lines.append(f"| | {source} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
