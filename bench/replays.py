@@ -4,8 +4,8 @@ Each pair is two fresh processes training the joint stage of the tiny preset for
 steps on ``nyu_region_support/synthetic_mini`` with the same seed; the pair is identical when
 every array of the generation and refinement weight files is bit-identical. ``--inter_op``
 overrides the one inter-op thread that ``--deterministic`` sets (an env var set by hand wins, with
-a warning; ``default``: leave it), which
-is how the cause of the differing replays was found (BENCHMARKS.md, "Deterministic replays").
+a warning; ``default``: leave it), which is how the cause of the differing replays was found
+(BENCHMARKS.md, "Deterministic replays").
 
     python bench/replays.py [--pairs=3] [--steps=4] [--inter_op=default|1|2] [--intra_op=N]
 """

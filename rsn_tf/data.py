@@ -87,12 +87,18 @@ def _build_command(builder: tfds.core.DatasetBuilder, data_dir: str | None) -> s
     return f"  rsn-build-dataset --dataset={builder.name}/{builder.builder_config.name}{where}{manual}"
 
 
+def _takes_own_configs(name: str) -> bool:
+    """Whether ``name`` (builder/config) names a builder whose configs users make (rsn-build-dataset):
+    such a config exists for TFDS only once it is built."""
+    return name.partition("/")[0] == tfds_nyu.RgbdFolderBuilder.name
+
+
 def _unknown_config(name: str, data_dir: str | None) -> Exception:
     """TFDS knows no config ``name``: an rgbd_folder config of your own exists only once built."""
     family, _, config = name.partition("/")
     known = ", ".join(c.name for c in tfds.builder_cls(family).BUILDER_CONFIGS)
     where = data_dir or "TFDS's default data dir (~/tensorflow_datasets)"
-    if family == "rgbd_folder":
+    if _takes_own_configs(name):
         flag = f" --data_dir={data_dir}" if data_dir else ""
         return DatasetNotBuiltError(
             f"The dataset {name} is not built in {where}. An rgbd_folder config of your own ({config!r}) "
@@ -155,7 +161,7 @@ def wait_for_builder(
     """
     start = time.monotonic()
     last_said = -30.0
-    custom = name.startswith("rgbd_folder/")  # a config of the user's own exists once the builder has built it
+    custom = _takes_own_configs(name)  # such a config appears once the builder_worker has built it
     while True:
         try:
             builder = _builder(name, data_dir)

@@ -59,15 +59,13 @@ def set_determinism(enabled: bool) -> None:
     if not enabled:
         return
     tf.config.experimental.enable_op_determinism()
-    wrong = [f"{k}={v}" for k, v in DETERMINISTIC_ENV.items() if os.environ.get(k, v) != v]  # set otherwise by hand
-    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") is None:
-        wrong.append("TF_ENABLE_ONEDNN_OPTS=0")
-    if "TF_NUM_INTEROP_THREADS=1" not in wrong:
+    wrong = [f"{k}={v}" for k, v in DETERMINISTIC_ENV.items() if os.environ.get(k) != v]
+    if "TF_NUM_INTEROP_THREADS" not in os.environ:  # unset, not set otherwise by hand: set it here if still possible
         try:
             tf.config.threading.set_inter_op_parallelism_threads(1)
+            wrong.remove("TF_NUM_INTEROP_THREADS=1")
         except RuntimeError:  # the runtime has started: only the env var could have set it
-            if os.environ.get("TF_NUM_INTEROP_THREADS") is None:
-                wrong.append("TF_NUM_INTEROP_THREADS=1")
+            pass
     if wrong:
         import warnings
 
