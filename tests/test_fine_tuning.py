@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pathlib
 import shutil
 import zipfile
 
@@ -91,6 +92,22 @@ def child(tiny_run, mini_data_dir, tmp_path_factory):
     code, out, err = train_in_process(argv)
     assert code == 0, err[-3000:]
     return {"run": root / "run", "export": root / "export", "out": out}
+
+
+@pytest.fixture(scope="module")
+def untrained_parent(tmp_path_factory) -> pathlib.Path:
+    """A run dir whose one complete stage (joint) holds an untrained tiny model, written by the
+    trainer's own stage writer: what the refusals below need, without training a run first."""
+    from rsn_tf.run_dir import RunDir
+    from rsn_tf.schedule import get_stage
+    from rsn_tf.training.trainer import weights_digest
+
+    run = tmp_path_factory.mktemp("untrained_parent") / "run"
+    model = _fresh_tiny()
+    RunDir(str(run)).stage(PARENT_STAGE).write_model(
+        model, {**get_stage(PARENT_STAGE).to_dict(), "weights_sha256": weights_digest(model)}
+    )
+    return run
 
 
 def _frozen_argv(data_dir, model_dir, parent, frozen: str) -> list[str]:
@@ -286,12 +303,12 @@ def _truncate(path, keep: float = 0.5) -> None:
 @pytest.mark.parametrize(
     "case", ["missing", "truncated_h5", "missing_h5", "unfinished", "no_stages", "truncated_keras", "garbage_keras"]
 )
-def test_a_missing_or_corrupt_parent_fails_before_any_work_naming_the_path(case, tiny_run, tmp_path):
+def test_a_missing_or_corrupt_parent_fails_before_any_work_naming_the_path(case, untrained_parent, tmp_path):
     parent = tmp_path / "parent"
     if case == "missing":
         named, message = parent, "no such file or directory"
     elif case in ("truncated_h5", "missing_h5", "unfinished"):
-        shutil.copytree(tiny_run / PARENT_STAGE, parent)
+        shutil.copytree(untrained_parent / PARENT_STAGE, parent)
         if case == "truncated_h5":
             _truncate(parent / "generation.weights.h5")
             named, message = parent / "generation.weights.h5", "is not a readable weights file"
@@ -330,10 +347,10 @@ def test_a_missing_or_corrupt_parent_fails_before_any_work_naming_the_path(case,
         (["--init_from_stage=generation_frozen_refinement", "--init_from=PARENT/joint"], "is the stage dir of stage"),
     ],
 )
-def test_flags_that_cannot_be_honoured_are_refused_before_any_work(extra, message, tiny_run, tmp_path):
+def test_flags_that_cannot_be_honoured_are_refused_before_any_work(extra, message, untrained_parent, tmp_path):
     model_dir, data_dir = tmp_path / "run", tmp_path / "no_data"
-    extra = [e.replace("PARENT", str(tiny_run)) for e in extra]
-    argv = tiny_train_argv(str(data_dir), model_dir, f"--init_from={tiny_run}", "--epochs=1", *extra)
+    extra = [e.replace("PARENT", str(untrained_parent)) for e in extra]
+    argv = tiny_train_argv(str(data_dir), model_dir, f"--init_from={untrained_parent}", "--epochs=1", *extra)
     assert message in _refused(argv, model_dir, data_dir)
 
 

@@ -90,7 +90,7 @@ def free_ports(n: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_two_workers_build_once_ride_out_a_stall_survive_sigterm_and_a_dead_peer_and_a_second_job(tmp_path):
+def test_two_workers_build_once_survive_a_stall_sigterm_and_a_dead_peer_and_ignore_a_stale_checkpoint(tmp_path):
     """Two real worker processes (MultiWorkerMirroredStrategy on localhost), one scenario:
 
     1. an empty data dir: the chief builds the dataset, worker 1 waits for it;
@@ -98,19 +98,22 @@ def test_two_workers_build_once_ride_out_a_stall_survive_sigterm_and_a_dead_peer
     3. SIGTERM to worker 1: both save at the same step and exit 42;
     4. restarted, they resume there; worker 1 is then killed outright (SIGKILL): the chief stops
        within the heartbeat timeout with exit 43 and says how to restart;
-    5. restarted again, both resume from the chief's last checkpoint, finish in lockstep, and end
-       with identical weights;
-    6. a second job into another run dir, with a stale checkpoint of the first run planted in
-       worker 1's own dir: the worker ignores it, says so, and both train every step.
+    5. restarted again, with a checkpoint of another run (another step) planted in worker 1's own
+       dir, what a machine-wide scratch dir used to hand it: the worker ignores it and says so; both
+       resume from the chief's last checkpoint, finish in lockstep, and end with identical weights.
+
+    The generation stage: the multi-worker path is the stage-independent Trainer, and the joint
+    stage's three refinement iterations would cost each of the eight processes its tracing time.
     """
     import tensorflow as tf
 
     total, heartbeat = 12, 20
     data_dir = tmp_path / "tfds"
-    cmd = train_cmd(str(data_dir), tmp_path / "model", "--epochs=1", f"--steps_per_epoch={total}", "--stage=joint")
+    stage = "generation"
+    cmd = train_cmd(str(data_dir), tmp_path / "model", "--epochs=1", f"--steps_per_epoch={total}", f"--stage={stage}")
     cmd = [c.replace(SHARED_DATASET, "nyu_region_support/synthetic_hard_mini") for c in cmd]
     cmd += ["--checkpoint_every_steps=2", f"--worker_heartbeat_timeout_s={heartbeat}"]
-    chief_dir = tmp_path / "model" / "joint"
+    chief_dir = tmp_path / "model" / stage
     started: list[subprocess.Popen] = []
 
     def start_workers(tag: str) -> list[tuple[subprocess.Popen, object]]:
@@ -157,7 +160,7 @@ def test_two_workers_build_once_ride_out_a_stall_survive_sigterm_and_a_dead_peer
         # 4: resume, then a dead peer.
         workers = start_workers("again")
         _wait_for_step(workers[0][0], workers[0][1], total, at_least=preempted + 2)
-        assert f"Resuming stage 'joint' from {chief_dir}/ckpt-{preempted} at step {preempted}." in (
+        assert f"Resuming stage '{stage}' from {chief_dir}/ckpt-{preempted} at step {preempted}." in (
             workers[0][1].read_text()
         )
         workers[1][0].kill()
@@ -172,7 +175,18 @@ def test_two_workers_build_once_ride_out_a_stall_survive_sigterm_and_a_dead_peer
         resumed = latest_step()
         assert resumed > preempted
 
-        # 5: resume from the chief's checkpoint and finish in lockstep.
+        # 5: another run's checkpoint, at another step, planted in worker 1's own dir; then resume
+        # from the chief's checkpoint and finish in lockstep.
+        planted = tmp_path / "model" / ".workers" / "worker-1" / stage
+        shutil.rmtree(planted, ignore_errors=True)
+        planted.mkdir(parents=True)
+        earlier = tf.train.get_checkpoint_state(str(chief_dir)).all_model_checkpoint_paths[0]
+        assert not earlier.endswith(f"ckpt-{resumed}")
+        for path in chief_dir.glob(os.path.basename(earlier) + ".*"):
+            shutil.copy(path, planted / path.name)
+        (planted / "checkpoint").write_text(f'model_checkpoint_path: "{os.path.basename(earlier)}"\n')
+        other_run = _identity_of_another_job(chief_dir, tmp_path / "second")
+        (planted / "run_identity.json").write_text(json.dumps(other_run))
         workers = start_workers("last")
         for proc, log in workers:
             proc.wait(timeout=400)
@@ -181,39 +195,27 @@ def test_two_workers_build_once_ride_out_a_stall_survive_sigterm_and_a_dead_peer
         for proc in started:  # never leave a worker waiting for a peer that will not come
             if proc.poll() is None:
                 proc.kill()
-    assert f"Resuming stage 'joint' from {chief_dir}/ckpt-{resumed} at step {resumed}." in workers[0][1].read_text()
+    chief, other = (log.read_text() for _, log in workers)
+    assert f"Resuming stage '{stage}' from {chief_dir}/ckpt-{resumed} at step {resumed}." in chief
+    assert f"ignoring stale checkpoints in {planted} written by run {other_run['config_hash']}" in other
+    assert "a worker resumes from the chief's checkpoints only" in other
     assert json.loads((chief_dir / "metrics.json").read_text())["training"]["steps"] == total
-    _assert_workers_trained_alike(workers, "joint", resumed, total)
+    _assert_workers_trained_alike(workers, stage, resumed, total)
     assert not (tmp_path / "model" / ".workers").exists()  # each worker removed its own files
 
-    # 6: a second job into another run dir, with the first run's last checkpoint planted in worker
-    # 1's own dir (what a machine-wide scratch dir used to hand it): ignored, both train every step.
-    second = tmp_path / "second"
-    planted = second / ".workers" / "worker-1" / "joint"
-    planted.mkdir(parents=True)
-    for path in chief_dir.glob(f"ckpt-{total}.*"):
-        shutil.copy(path, planted / path.name)
-    (planted / "checkpoint").write_text(f'model_checkpoint_path: "ckpt-{total}"\n')
-    shutil.copy(chief_dir / "run_identity.json", planted / "run_identity.json")
-    first_run = json.loads((chief_dir / "run_identity.json").read_text())["config_hash"]
-    steps = 3
-    cmd = [c for c in cmd if not c.startswith(("--model_dir=", "--steps_per_epoch="))]
-    cmd += [f"--model_dir={second}", f"--steps_per_epoch={steps}"]
-    try:
-        workers = start_workers("second")
-        for proc, log in workers:
-            proc.wait(timeout=400)
-            assert proc.returncode == 0, log.read_text()[-3000:]
-    finally:
-        for proc in started:
-            if proc.poll() is None:
-                proc.kill()
-    other = workers[1][1].read_text()
-    assert f"ignoring stale checkpoints in {planted} written by run {first_run}" in other
-    assert "a worker resumes from the chief's checkpoints only" in other
-    assert f"{steps}/{steps} [" in workers[0][1].read_text() and "Resuming" not in workers[0][1].read_text()
-    _assert_workers_trained_alike(workers, "joint", 0, steps)
-    assert not (second / ".workers").exists()
+
+def _identity_of_another_job(stage_dir, model_dir) -> dict:
+    """The run identity the same command writes into another run dir with another step count."""
+    from rsn_tf import config as config_lib
+    from rsn_tf.schedule import get_stage
+    from rsn_tf.training.run_identity import run_identity
+
+    this = json.loads((stage_dir / "run_identity.json").read_text())
+    config = config_lib.from_dict(config_lib.load_file(str(stage_dir / "config.yaml")))
+    config = config_lib.override(config, {"trainer.model_dir": str(model_dir), "trainer.steps_per_epoch": 3})
+    other = run_identity(config, get_stage(stage_dir.name).to_dict())
+    assert other["config_hash"] != this["config_hash"]
+    return other
 
 
 def _assert_workers_trained_alike(workers, stage: str, start: int, total: int) -> None:
@@ -355,11 +357,12 @@ def _wait_for_step(proc, log_path, total: int, at_least: int, timeout: float = 4
 @pytest.mark.slow
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(mini_data_dir, tmp_path):
     model_dir = tmp_path / "model"
-    argv = tiny_train_argv(mini_data_dir, model_dir, "--stage=refinement", "--epochs=1", "--steps_per_epoch=6")
+    # The generation stage: the guard is the Trainer's, whatever the stage's loss.
+    argv = tiny_train_argv(mini_data_dir, model_dir, "--stage=generation", "--epochs=1", "--steps_per_epoch=6")
     code, _, err = train_in_process([*argv, "--checkpoint_every_steps=2", "--inject_nan_at_step=3"])
     assert code == 2
-    stage_dir = model_dir / "refinement"
-    assert "The loss became nan at step 3 of stage 'refinement'" in err
+    stage_dir = model_dir / "generation"
+    assert "The loss became nan at step 3 of stage 'generation'" in err
     assert f"The last good checkpoint is kept: {stage_dir}/ckpt-2" in err
     assert "Traceback" not in err
     assert (stage_dir / "ckpt-2.index").exists() and not (stage_dir / "ckpt-4.index").exists()
