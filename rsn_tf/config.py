@@ -101,6 +101,9 @@ class DataConfig:
         "--data_dir before it gives up.",
         deprecated_flags=("dataset_wait_timeout",),
     )
+    train_split: str = _field(
+        "train", "Split the stage trains on, in TFDS's syntax: train, or a part such as train[:70] or train[:25%]."
+    )
     eval_split: str = _field("test", "Split the stage is evaluated on at its end.")
     eval_batches: int | None = _field(None, "Evaluate on this many batches (default: the whole split).")
     augment_scale: float = _field(1.0, "Training zoom range [1, s], depth divided by the zoom (Eigen et al.); 1 = off.")

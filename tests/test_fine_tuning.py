@@ -168,9 +168,8 @@ def test_init_from_a_run_dir_starts_from_exactly_its_most_finished_stages_weight
     assert len(start) == 1 and f"the parent {parent} (stage 'joint', trained on {SHARED_DATASET};" in start[0]
     data = [line for line in lines if line.strip().startswith("Data: ")]
     assert len(data) == 1
-    assert (
-        data[0].strip().startswith(f"Data: {_train_frames(mini_data_dir)} training frames of {SHARED_DATASET}; 0 steps")
-    )
+    expected = f"Data: {_train_frames(mini_data_dir)} training frames (train) of {SHARED_DATASET}; 0 steps"
+    assert data[0].strip().startswith(expected)
 
 
 @pytest.mark.slow
@@ -438,7 +437,7 @@ def test_fine_tuning_on_a_handful_of_real_kitchen_frames_records_its_parent(tiny
     argv += [f"--dataset={name}", "--steps_per_epoch=2", "--batch_size=2"]  # later flags win
     code, out, err = train_in_process(argv)
     assert code == 0, err[-3000:]
-    assert f"Data: 6 training frames of {name}" in out  # 8 frames, the last 2 held out
+    assert f"Data: 6 training frames (train) of {name}" in out  # 8 frames, the last 2 held out
     parent = tiny_run / PARENT_STAGE
     saved = yaml.safe_load((model_dir / "config.yaml").read_text())["model"]
     assert saved["init_from"] == str(parent) and saved["init_from_stage"] == PARENT_STAGE

@@ -404,6 +404,28 @@ def test_missing_earlier_stage_warns_and_says_what_it_did(mini_data_dir, tmp_pat
     assert "--stage=generation" in out
 
 
+@pytest.mark.slow
+def test_a_stage_trains_on_the_part_of_a_split_it_is_given_and_a_split_the_dataset_lacks_is_refused(
+    mini_data_dir, tmp_path
+):
+    # The shared dataset's train split has 28 frames; its first 10 at batch 4 make 2 steps an epoch.
+    argv = tiny_train_argv(mini_data_dir, tmp_path / "part", "--stage=generation", "--epochs=1")
+    code, out, err = train_in_process([*argv, "--train_split=train[:10]"])
+    assert code == 0, err[-3000:]
+    assert f"Data: 10 training frames (train[:10]) of {SHARED_DATASET}; 2 steps x global batch 4" in out
+    saved = json.loads((tmp_path / "part" / "generation" / "metrics.json").read_text())
+    assert saved["training"]["steps"] == 2
+    for split, said in (
+        ("validation", "not a split of"),
+        ("train[40:]", "incompatible with 28 examples"),
+        ("train[5:5]", "holds no example"),
+    ):
+        code, _, err = train_in_process(
+            tiny_train_argv(mini_data_dir, tmp_path / split, "--stage=generation", f"--train_split={split}")
+        )
+        assert code == 2 and f"--train_split={split}: " in err and said in err and "Traceback" not in err, err
+
+
 def test_linear_then_log_region_loss_in_the_generation_stage():
     from rsn_tf.config import ExperimentConfig, override
     from rsn_tf.schedule import get_stage

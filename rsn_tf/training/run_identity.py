@@ -47,7 +47,7 @@ _NOT_IDENTITY_KEYS = frozenset(
 # Keys added after run identities were first written: left out while they hold their default (the
 # config's), so a run started before they existed keeps its hash and still resumes.
 _LATER_KEYS = ("task.freeze", "model.init_from", "model.init_from_stage", "model.init_from_dataset",
-               "model.init_from_sha256")  # fmt: skip
+               "model.init_from_sha256", "data.train_split")  # fmt: skip
 _LATER_KEYS_AT_DEFAULT = {k: config_lib.flatten(config_lib.to_dict(ExperimentConfig()))[k] for k in _LATER_KEYS}
 
 

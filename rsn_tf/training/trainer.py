@@ -171,7 +171,7 @@ class Trainer:
         config = self.config
         # One worker builds a missing dataset; the others wait for it (they share --data_dir).
         task = RSNTask(config, stage, dataset_builder_worker=dataset_builder_worker())
-        train_examples = task.builder().info.splits["train"].num_examples
+        train_examples = _split_size(task.builder(), config.data.train_split)
         steps_per_epoch = config.trainer.steps_per_epoch or max(1, train_examples // config.data.batch_size)
         stage_dir = self._prepare_stage_dirs(stage)
         stage_dir.write_started(stage.to_dict())
@@ -230,7 +230,7 @@ class Trainer:
         # start * global batch examples in, split evenly over the input pipelines.
         dataset = self.strategy.distribute_datasets_from_function(
             lambda ctx: task.build_inputs(
-                "train",
+                config.data.train_split,
                 training=True,
                 input_context=ctx,
                 skip_examples=run.start * batch_size // ctx.num_input_pipelines,
@@ -258,7 +258,8 @@ class Trainer:
             f"start at step {start}.\n  Precision: {self.precision} ({self.precision_reason})."
         )
         self._say(
-            f"  Data: {run.train_examples} training frames of {config.data.dataset}; {total_steps} steps x global "
+            f"  Data: {run.train_examples} training frames ({config.data.train_split}) of {config.data.dataset}; "
+            f"{total_steps} steps x global "
             f"batch {batch_size} = {total_steps * batch_size} frames drawn "
             f"({total_steps * batch_size / max(run.train_examples, 1):.1f} passes), {total_steps - start} steps to go."
         )
@@ -393,6 +394,20 @@ def training_checkpoint(model, optimizer, step) -> tf.train.Checkpoint:
     if len(weights) != len(model.weights):
         raise TrainingError("two model variables share a path; the checkpoint could not tell them apart")
     return tf.train.Checkpoint(weights=weights, optimizer=optimizer, step=step)
+
+
+def _split_size(builder, split: str) -> int:
+    """Examples in ``split`` (TFDS syntax); a split the dataset does not have is refused naming the flag."""
+    try:
+        size = builder.info.splits[split].num_examples
+    except (KeyError, ValueError, TypeError) as error:
+        raise TrainingError(
+            f"--train_split={split}: not a split of {builder.info.full_name} or a part of one ({error}). Its splits: "
+            f"{', '.join(sorted(builder.info.splits))}; a part of one is written like train[:70] or train[:25%]."
+        ) from None
+    if size < 1:
+        raise TrainingError(f"--train_split={split}: holds no example of {builder.info.full_name}")
+    return size
 
 
 def weights_digest(model) -> str:
