@@ -60,6 +60,7 @@ __all__ = [
     "flatten",
     "leaf_types",
     "preset_defaults",
+    "fine_tuning_defaults",
     "resolve",
 ]
 
@@ -216,6 +217,9 @@ SECTIONS: dict[str, type] = dict(typing.get_type_hints(ExperimentConfig))
 # 0.33 after 156 steps); Adam 3e-3 with cosine decay reaches delta1 0.7-0.9 in ~420 steps on
 # 240 frames (BENCHMARKS.md). "ablation" holds what the Table 3 runner changes on top: every
 # trained row's equal budget (`tiny` fits the whole table in <= 60 minutes on 2 CPU cores).
+# "fine_tuning" holds what a run with model.init_from takes instead (a trained parent and a few
+# dozen frames of a new domain), chosen by measurement on the synthetic worlds (BENCHMARKS.md
+# "Fine-tuning defaults"); `paper` and `small` have none measured, so they keep their own.
 PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
     "paper": {
         "optimizer.optimizer": "sgd",
@@ -237,6 +241,7 @@ PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
         "optimizer.lr_schedule": "cosine",
         "trainer.epochs": 12,
         "ablation": {"trainer.epochs": 8},
+        "fine_tuning": {"optimizer.learning_rate": 1e-3, "trainer.epochs": 20},
     },
 }
 
@@ -437,9 +442,16 @@ def preset_defaults(preset: str, purpose: Literal["train", "ablation"] = "train"
         )
     table = dict(PRESET_DEFAULTS[preset])
     extra = table.pop("ablation")
+    table.pop("fine_tuning", None)
     if purpose == "ablation":
         table.update(extra)
     return table
+
+
+def fine_tuning_defaults(preset: str) -> dict[str, Any]:
+    """The dotted-key defaults a fine-tuning run (``model.init_from``) of ``preset`` takes on top of the preset's."""
+    preset_defaults(preset)  # refuses an unknown preset
+    return dict(PRESET_DEFAULTS[preset].get("fine_tuning", {}))
 
 
 def resolve(
@@ -447,12 +459,15 @@ def resolve(
     flag_values: dict[str, Any] | None = None,
     purpose: Literal["train", "ablation"] = "train",
 ) -> ExperimentConfig:
-    """Defaults < preset defaults < config file < flags (dotted keys). The preset is the
-    flags' ``model.preset`` if given, else the file's, else the default."""
+    """Defaults < preset defaults (< its fine-tuning defaults, when the run has a parent) < config
+    file < flags (dotted keys). The preset is the flags' ``model.preset`` if given, else the
+    file's, else the default."""
     file_data = file_data or {}
     flag_values = flag_values or {}
     base = from_dict(file_data)  # validates the file's keys and types first
     preset = flag_values.get("model.preset", base.model.preset)
     config = override(ExperimentConfig(), preset_defaults(preset, purpose))
+    if purpose == "train" and flag_values.get("model.init_from", base.model.init_from):
+        config = override(config, fine_tuning_defaults(preset))
     config = from_dict(file_data, config)
     return override(config, flag_values)

@@ -110,6 +110,24 @@ def test_precedence_defaults_preset_file_flags():
         config_lib.resolve(flag_values={"model.preset": "huge"})
 
 
+def test_a_run_with_a_parent_takes_the_fine_tuning_defaults_unless_it_says_otherwise():
+    # tiny, fine-tuning (BENCHMARKS.md "Fine-tuning defaults"): Adam at 1e-3, cosine, 20 epochs.
+    tuned = config_lib.resolve(flag_values={"model.init_from": "runs/rsn"})
+    assert (tuned.optimizer.optimizer, tuned.optimizer.learning_rate, tuned.trainer.epochs) == ("adam", 1e-3, 20)
+    assert tuned.optimizer.lr_schedule == "cosine" and tuned.task.stage == "joint"
+    # A parent named in a file counts too; a file's or a flag's own value wins over the defaults.
+    from_file = config_lib.resolve({"model": {"init_from": "runs/rsn"}, "trainer": {"epochs": 5}})
+    assert (from_file.optimizer.learning_rate, from_file.trainer.epochs) == (1e-3, 5)
+    flagged = config_lib.resolve(flag_values={"model.init_from": "runs/rsn", "optimizer.learning_rate": 3e-4})
+    assert (flagged.optimizer.learning_rate, flagged.trainer.epochs) == (3e-4, 20)
+    # Presets with no measured fine-tuning defaults keep their own; no parent, no change.
+    paper = config_lib.resolve(flag_values={"model.init_from": "runs/rsn", "model.preset": "paper"})
+    assert (paper.optimizer.optimizer, paper.optimizer.learning_rate, paper.trainer.epochs) == ("sgd", 1e-3, 40)
+    assert (config_lib.resolve().optimizer.learning_rate, config_lib.resolve().trainer.epochs) == (3e-3, 12)
+    # The Table 3 runner never fine-tunes: its budget is its own.
+    assert config_lib.resolve(flag_values={"model.init_from": "x"}, purpose="ablation").trainer.epochs == 8
+
+
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
 def test_a_saved_config_loads_back_equal(tmp_path, suffix):
     config = config_lib.override(ExperimentConfig(), {"trainer.epochs": 3, "data.data_dir": "/d", "task.stage": "all"})

@@ -221,6 +221,7 @@ def define_config_flags(
     rename = rename or {}
     hints = config_lib.leaf_types()
     per_preset = {k for p in config_lib.PRESET_DEFAULTS for k in config_lib.preset_defaults(p, purpose)}
+    tuned = {p: config_lib.fine_tuning_defaults(p) for p in config_lib.PRESET_DEFAULTS} if purpose == "train" else {}
     mapping = {}
     for key, field in config_lib.config_fields().items():
         if only is not None and key not in only:
@@ -235,6 +236,9 @@ def define_config_flags(
             )
             help_text += f" Default per --preset ({values})."
             default = None
+        if any(key in t for t in tuned.values()):
+            values = ", ".join(f"{p}: {t[key]}" for p, t in tuned.items() if key in t)
+            help_text += f" With --init_from ({values}; the other presets keep theirs)."
         _define_one(flag_values, name, hints[key], default, help_text)
         for alias in old:
             define_deprecated_alias(flag_values, alias, name)
