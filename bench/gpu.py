@@ -1,9 +1,10 @@
 """GPU figures in one short run: training images/s, peak device memory and inference latency.
 
 For each preset (``paper``, ``small``) at each size (480x640, 240x320), with float32 and
-mixed_bfloat16, with and without XLA: the joint stage's training step (RSNTask.train_step,
-the trainer's own step) under MirroredStrategy on every local GPU, at ``--batch`` images per
-replica on random in-memory batches (no input pipeline), and the batch-1 inference latency.
+mixed_bfloat16, with and without XLA, and with ``--remat=all`` (gradient checkpointing): the
+joint stage's training step (RSNTask.train_step, the trainer's own step) under
+MirroredStrategy on every local GPU, at ``--batch`` images per replica on random in-memory
+batches (no input pipeline), and the batch-1 inference latency.
 Peak device memory comes from ``tf.config.experimental.get_memory_info`` (reset before each
 row). A bf16 matmul in the same run gives the machine's achievable bf16 rate; each row's
 training FLOP/s (3 x the forward FLOPs of rsn_tf.flops, per image) is printed as a fraction
@@ -36,6 +37,12 @@ flags.DEFINE_list("presets", ["paper", "small"], "Presets.", flag_values=FLAGS)
 flags.DEFINE_list("sizes", ["480x640", "240x320"], "HxW sizes.", flag_values=FLAGS)
 flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"], "Keras dtype policies.", flag_values=FLAGS)
 flags.DEFINE_list("xla", ["off", "on"], "XLA (jit_compile) off and/or on.", flag_values=FLAGS)
+flags.DEFINE_list(
+    "remat",
+    ["none", "all"],
+    "--remat modes (none, trunk, all); the others than none run without XLA.",
+    flag_values=FLAGS,
+)
 flags.DEFINE_integer("batch", 8, "Images per replica.", flag_values=FLAGS)
 flags.DEFINE_integer("steps", 20, "Timed training steps per row (after 3 warm-up steps).", flag_values=FLAGS)
 flags.DEFINE_integer("latency_runs", 20, "Timed batch-1 inference calls per row.", flag_values=FLAGS)
@@ -59,57 +66,34 @@ def _matmul_rate(tf, device: str, n: int) -> float:
     return 2 * n**3 / statistics.median(times)
 
 
-def _row(tf, keras, strategy, preset: str, size: tuple[int, int], precision: str, xla: bool, gpus: list) -> dict:
+def _row(tf, keras, strategy, row: dict, gpus: list) -> dict:
     import numpy as np
+    from random_step import joint_train_step
 
     from rsn_tf import config as config_lib
     from rsn_tf.flops import model_flops
     from rsn_tf.schedule import get_stage
     from rsn_tf.training.task import RSNTask
 
-    keras.mixed_precision.set_global_policy(precision)
-    replicas = strategy.num_replicas_in_sync
-    batch = FLAGS.batch * replicas
-    config = config_lib.resolve(flag_values={"model.preset": preset, "data.batch_size": batch})
-    task = RSNTask(config, get_stage("joint"))
-    task.model_config = task.model_config.replace(height=size[0], width=size[1])
+    keras.mixed_precision.set_global_policy(row["precision"])
+    batch = FLAGS.batch * strategy.num_replicas_in_sync
+    flag_values = {"model.preset": row["preset"], "data.batch_size": batch, "runtime.remat": row["remat"]}
+    task = RSNTask(config_lib.resolve(flag_values=flag_values), get_stage("joint"))
+    h, w = row["size"]
+    task.model_config = task.model_config.replace(height=h, width=w)
     if gpus:
         tf.config.experimental.reset_memory_stats("GPU:0")
-    rng = np.random.default_rng(0)
-    h, w = size
-    depth = rng.uniform(1, 8, (batch, h, w, 1)).astype(np.float32)
-    data = {
-        "image": rng.uniform(0, 255, (batch, h, w, 3)).astype(np.float32),
-        "depth": depth,
-        "region_support": np.round(depth),
-        "regions": np.round(depth).astype(np.int32),
-        "label": np.ones((batch, h, w, 1), np.int32),
-    }
-    with strategy.scope():
-        model = task.build_model()
-        optimizer = task.build_optimizer(100)
-        optimizer.build(model.trainable_variables)
-    dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(data).repeat())
-    iterator = iter(dataset)
-
-    @tf.function(jit_compile=xla)
-    def replica_step(b):
-        return task.train_step(b, model, optimizer, tf.constant(True), tf.constant(False))["total"]
-
-    @tf.function
-    def step(it):
-        return strategy.reduce("SUM", strategy.run(replica_step, args=(next(it),)), axis=None)
-
+    step, model = joint_train_step(task, strategy, xla=row["xla"])
     for _ in range(3):
-        step(iterator).numpy()
+        step().numpy()
     start = time.perf_counter()
     for _ in range(FLAGS.steps):
-        loss = step(iterator)
+        loss = step()
     loss.numpy()
     train_s = time.perf_counter() - start
     images_s = batch * FLAGS.steps / train_s
-    infer = tf.function(lambda x: model(x, training=False)["depth"], jit_compile=xla)
-    one = tf.constant(data["image"][:1])
+    infer = tf.function(lambda x: model(x, training=False)["depth"], jit_compile=row["xla"])
+    one = tf.constant(np.random.default_rng(0).uniform(0, 255, (1, h, w, 3)).astype(np.float32))
     infer(one).numpy()
     times = []
     for _ in range(FLAGS.latency_runs):
@@ -130,6 +114,20 @@ def _row(tf, keras, strategy, preset: str, size: tuple[int, int], precision: str
         "train_flops_s": 3 * forward * images_s,
         "forward_gflops": forward / 1e9,
     }
+
+
+def _rows(presets: list[str], sizes: list[tuple[int, int]]) -> list[dict]:
+    """The rows in the order they matter, so that a spent budget cuts the least useful: for each
+    preset and size, every precision without XLA, then each --remat mode but none at every
+    precision (without XLA), then XLA."""
+    rows = []
+    for preset in presets:
+        for size in sizes:
+            base = {"preset": preset, "size": size, "xla": False, "remat": "none"}
+            rows += [{**base, "precision": p} for p in FLAGS.precisions if "off" in FLAGS.xla]
+            rows += [{**base, "precision": p, "remat": m} for m in FLAGS.remat if m != "none" for p in FLAGS.precisions]
+            rows += [{**base, "precision": p, "xla": True} for p in FLAGS.precisions if "on" in FLAGS.xla]
+    return rows
 
 
 def main(positionals: list[str]) -> int:
@@ -158,37 +156,37 @@ def main(positionals: list[str]) -> int:
         f"{FLAGS.steps} timed steps; bf16 matmul {matmul_n}^3: {peak_rate / 1e12:.1f} TFLOP/s achieved"
     )
     print(
-        "| preset | size | precision | XLA | train images/s | s per merged epoch | peak memory "
+        "| preset | size | precision | XLA | remat | train images/s | s per merged epoch | peak memory "
         "| inference ms (batch 1) | fraction of bf16 matmul rate |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for preset in presets:
-        for size in sizes:
-            for precision in FLAGS.precisions:
-                for xla in FLAGS.xla:
-                    label = f"| {preset} | {size[0]}x{size[1]} | {precision} | {xla} |"
-                    if time.perf_counter() - began > FLAGS.budget_s:
-                        print(f"{label} not run: the {FLAGS.budget_s:.0f} s budget is spent | | | | |")
-                        continue
-                    try:
-                        r = _row(tf, keras, strategy, preset, size, precision, xla == "on", gpus)
-                    except tf.errors.ResourceExhaustedError:
-                        print(
-                            f"{label} out of memory at batch {FLAGS.batch} per replica: try a smaller --batch "
-                            "or mixed_bfloat16 | | | | |"
-                        )
-                        continue
-                    except Exception as error:  # an XLA or kernel limitation: one row, not the run
-                        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-                        detail = next((line for line in lines if "rror" in line and "Graph execution" not in line), "")
-                        detail = (detail or (lines[-1] if lines else ""))[:140].replace("|", "/")
-                        print(f"{label} failed: {type(error).__name__}: {detail} | | | | |")
-                        continue
-                    epoch = FLAGS.merged_train_frames / r["images_s"]
-                    print(
-                        f"{label} {r['images_s']:.1f} | {epoch:.0f} | {r['memory']} | {r['latency_ms']:.1f} | "
-                        f"{r['train_flops_s'] / peak_rate:.3f} |"
-                    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for row in _rows(presets, sizes):
+        size = row["size"]
+        xla = "on" if row["xla"] else "off"
+        label = f"| {row['preset']} | {size[0]}x{size[1]} | {row['precision']} | {xla} | {row['remat']} |"
+        if time.perf_counter() - began > FLAGS.budget_s:
+            print(f"{label} not run: the {FLAGS.budget_s:.0f} s budget is spent | | | | |")
+            continue
+        try:
+            r = _row(tf, keras, strategy, row, gpus)
+        except tf.errors.ResourceExhaustedError:
+            print(
+                f"{label} out of memory at batch {FLAGS.batch} per replica: try --remat=all, a smaller --batch "
+                "or mixed_bfloat16 | | | | |"
+            )
+            continue
+        except Exception as error:  # an XLA or kernel limitation: one row, not the run
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            detail = next((line for line in lines if "rror" in line and "Graph execution" not in line), "")
+            detail = (detail or (lines[-1] if lines else ""))[:140].replace("|", "/")
+            print(f"{label} failed: {type(error).__name__}: {detail} | | | | |")
+            continue
+        epoch = FLAGS.merged_train_frames / r["images_s"]
+        print(
+            f"{label} {r['images_s']:.1f} | {epoch:.0f} | {r['memory']} | {r['latency_ms']:.1f} | "
+            f"{r['train_flops_s'] / peak_rate:.3f} |",
+            flush=True,
+        )
     print(f"Total {time.perf_counter() - began:.0f} s.")
     return 0
 

@@ -177,6 +177,12 @@ class RuntimeConfig:
         "there), else float32. Variables, losses and the optimizer state stay float32.",
     )
     jit_compile: bool = _field(False, "Compile the train step with XLA (faster on GPUs, slower on this CPU).")
+    remat: Literal["none", "trunk", "all"] = _field(
+        "none",
+        "Gradient checkpointing: recompute activations in the backward pass instead of keeping them, for the "
+        "paper preset on a GPU short of memory. trunk: the generation module's residual blocks; all: those and each "
+        'refinement iteration. The same arithmetic; the memory and time figures are in BENCHMARKS "GPU readiness".',
+    )
     cpu_devices: int = _field(1, "Split the CPU into N logical devices and mirror over them (testing).")
     deterministic: bool = _field(
         False,

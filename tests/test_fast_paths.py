@@ -105,3 +105,80 @@ def test_cpu_features_are_read_from_the_flags_line(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         hardware.cpu_bf16_features.cache_clear()
+
+
+# ------------------------------------------------------------------ rematerialisation (--remat)
+
+
+def _joint_step(remat: str, calls: list[str]):
+    """Gradients and moving statistics of one training pass of a tiny RSN (both modules), with the
+    residual blocks' and the refinement iterations' forward calls counted (at trace time)."""
+    from rsn_tf.models import RefinementModule, RegionSupportNetwork, get_preset
+    from rsn_tf.models.layers import BasicBlock
+
+    keras.utils.set_random_seed(3)
+    model = RegionSupportNetwork(get_preset("tiny", height=24, width=32))
+    model.build()
+    model.rematerialise(remat)
+    x = tf.constant(np.random.default_rng(3).uniform(0, 255, (2, 24, 32, 3)).astype(np.float32))
+    plain_block, plain_iteration = BasicBlock.call, RefinementModule.refine_once
+
+    def block(self, inputs, training=None):
+        calls.append("block")
+        return plain_block(self, inputs, training=training)
+
+    def iteration(self, *args, **kwargs):
+        calls.append("iteration")
+        return plain_iteration(self, *args, **kwargs)
+
+    @tf.function(autograph=False)
+    def step(image):
+        with tf.GradientTape() as tape:
+            out = model(image, training=True)
+            loss = tf.reduce_sum(tf.square(out["region_support"] - 3.0)) + tf.reduce_sum(tf.square(out["depth"] - 3.0))
+        return tape.gradient(loss, model.trainable_variables)
+
+    BasicBlock.call, RefinementModule.refine_once = block, iteration
+    try:
+        grads = step(x)
+    finally:
+        BasicBlock.call, RefinementModule.refine_once = plain_block, plain_iteration
+    statistics = [v for v in model.non_trainable_variables if "moving" in v.path]
+    return [g.numpy() for g in grads], [v.numpy() for v in statistics], len(model.generation.trunk)
+
+
+@pytest.mark.parametrize("remat", ["trunk", "all"])
+def test_remat_recomputes_in_the_backward_pass_and_gives_the_same_gradients_and_statistics(remat):
+    plain_calls, remat_calls = [], []
+    plain_grads, plain_stats, blocks = _joint_step("none", plain_calls)
+    remat_grads, remat_stats, _ = _joint_step(remat, remat_calls)
+    assert plain_calls.count("block") == blocks and plain_calls.count("iteration") == 3
+    # Each rematerialised part runs forward, then once more in the backward pass.
+    assert remat_calls.count("block") == 2 * blocks
+    assert remat_calls.count("iteration") == (6 if remat == "all" else 3)
+    assert len(remat_grads) == len(plain_grads)
+    for got, want in zip(remat_grads, plain_grads):  # float noise: the recomputation's sums run in another order
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    # The recomputation must not average the batch into the moving statistics a second time.
+    for got, want in zip(remat_stats, plain_stats):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+# 4-D: the fused single-replica path; 3-D: Keras's path, the one several replicas take.
+@pytest.mark.parametrize("shape", [(3, 4, 5, 8), (3, 20, 8)])
+def test_batch_norm_recomputed_for_the_backward_pass_normalises_with_batch_statistics_and_leaves_the_moving_ones(
+    shape,
+):
+    from rsn_tf.models.layers import _recompute_scope
+
+    x = tf.constant(np.random.default_rng(4).normal(1.5, 2.0, shape).astype(np.float32))
+    keras.utils.set_random_seed(0)
+    layer = BatchNorm(momentum=0.9, epsilon=1e-5, synchronized=True, gamma_initializer="random_normal")
+    layer.build(x.shape)
+    with _recompute_scope(True):
+        y = layer(x, training=True).numpy()
+    np.testing.assert_array_equal(layer.moving_mean.numpy(), np.zeros(8, np.float32))
+    np.testing.assert_array_equal(layer.moving_variance.numpy(), np.ones(8, np.float32))
+    flat = x.numpy().reshape(-1, 8)  # by hand: batch statistics, biased variance
+    want = (x.numpy() - flat.mean(0)) / np.sqrt(flat.var(0) + 1e-5) * layer.gamma.numpy() + layer.beta.numpy()
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)

@@ -28,7 +28,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from rsn_tf.models.layers import BasicBlock, ConvBNReLU, CropToMatch, PyramidPoolingUnit, batch_norm
+from rsn_tf.models.layers import (
+    BasicBlock,
+    ConvBNReLU,
+    CropToMatch,
+    PyramidPoolingUnit,
+    batch_norm,
+    rematerialised,
+)
 from rsn_tf.models.presets import RSNConfig
 
 __all__ = ["GenerationModule", "normalize_image", "IMAGENET_MEAN", "IMAGENET_STD"]
@@ -55,7 +62,13 @@ class GenerationModule(keras.Model):
     """Predicts the region support (or, trained on depth, depth) from an RGB image.
 
     Call with float RGB in [0, 255], shape (B, H, W, 3); returns (B, H, W, 1) metres.
+
+    ``remat_trunk`` (a training switch, not part of the model: not saved): in training, each
+    residual block of the trunk is rematerialised (gradient checkpointing), which trades a
+    second forward pass of the trunk for its activations' memory (``--remat``).
     """
+
+    remat_trunk: bool = False
 
     def __init__(self, config: RSNConfig | dict | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -93,8 +106,9 @@ class GenerationModule(keras.Model):
     def call(self, image, training=None):
         x = self.stem(normalize_image(image, self.compute_dtype), training=training)
         skip_full = x
+        remat = self.remat_trunk and training and self.trainable
         for i, block in enumerate(self.trunk):
-            x = block(x, training=training)
+            x = rematerialised(lambda t, b=block: b(t, training=True), x) if remat else block(x, training=training)
             if i + 1 == self.stage1_blocks:
                 skip_full = x  # full-resolution features before the second stage
         skip_half = x

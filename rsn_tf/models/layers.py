@@ -6,7 +6,9 @@ and works for any input height and width (odd sizes included).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
 import keras
 import tensorflow as tf
@@ -15,6 +17,7 @@ from rsn_tf.hardware import native_bf16
 
 __all__ = [
     "BatchNorm",
+    "rematerialised",
     "ConvBNReLU",
     "batch_norm",
     "BasicBlock",
@@ -48,6 +51,8 @@ class BatchNorm(keras.layers.BatchNormalization):
         single = replica is None or replica.num_replicas_in_sync == 1
         fused = training and self.trainable and single and mask is None and len(inputs.shape) == 4
         if not fused or self.axis not in (-1, 3):  # NHWC only
+            if training and self.trainable and _recomputing():
+                return self._normalise_without_updates(inputs, mask)
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
         gamma = self.gamma if self.scale else tf.ones((channels,), tf.float32)
@@ -58,11 +63,57 @@ class BatchNorm(keras.layers.BatchNormalization):
         outputs, mean, unbiased = tf.compat.v1.nn.fused_batch_norm(
             x, tf.cast(gamma, tf.float32), tf.cast(beta, tf.float32), epsilon=self.epsilon, is_training=True
         )
+        if _recomputing():  # the backward pass of ``rematerialised``: this batch is averaged in already
+            return tf.cast(outputs, self.compute_dtype)
         count = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), tf.float32)
         variance = unbiased * tf.math.divide_no_nan(count - 1.0, count)
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         return tf.cast(outputs, self.compute_dtype)
+
+    def _normalise_without_updates(self, inputs, mask):
+        """Training-mode BN (batch statistics, synchronised across replicas as configured) that
+        leaves the moving statistics alone: the recomputed forward pass of ``rematerialised``
+        must not average the same batch in twice."""
+        x = tf.cast(inputs, tf.float32)
+        mean, variance = self._moments(x, mask)
+        gamma = tf.cast(self.gamma, tf.float32) if self.scale else None
+        beta = tf.cast(self.beta, tf.float32) if self.center else None
+        outputs = keras.ops.batch_normalization(x, mean, variance, self.axis, beta, gamma, self.epsilon)
+        return tf.cast(outputs, self.compute_dtype)
+
+
+_RECOMPUTE = threading.local()
+
+
+def _recomputing() -> bool:
+    return getattr(_RECOMPUTE, "active", False)
+
+
+@contextlib.contextmanager
+def _recompute_scope(active: bool) -> Iterator[None]:
+    previous, _RECOMPUTE.active = _recomputing(), active
+    try:
+        yield
+    finally:
+        _RECOMPUTE.active = previous
+
+
+def rematerialised(fn: Callable[..., tf.Tensor], *inputs: tf.Tensor) -> tf.Tensor:
+    """``fn(*inputs)`` (a training-mode forward pass) with gradient checkpointing: what ``fn``
+    computes is not kept for the backward pass but recomputed from ``inputs`` there
+    (``tf.recompute_grad``), so only the inputs stay in memory. The same arithmetic: gradients
+    equal the plain call's to float noise, and the recomputation does not update BatchNorm's
+    moving statistics a second time."""
+    calls = 0
+
+    def forward(*args):
+        nonlocal calls
+        calls += 1  # the first call is the forward pass, the next the backward pass's recomputation
+        with _recompute_scope(calls > 1):
+            return fn(*args)
+
+    return tf.recompute_grad(forward)(*inputs)
 
 
 def batch_norm(name: str) -> BatchNorm:

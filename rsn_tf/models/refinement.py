@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 
 from rsn_tf.models.generation import normalize_image
-from rsn_tf.models.layers import ConvBNReLU, PyramidPoolingUnit, SemanticEmbedding
+from rsn_tf.models.layers import ConvBNReLU, PyramidPoolingUnit, SemanticEmbedding, rematerialised
 from rsn_tf.models.presets import RSNConfig
 
 __all__ = ["RefinementModule"]
@@ -51,7 +51,13 @@ class RefinementModule(keras.Model):
     ids, which become ``config.guidance_channels`` channels here; None when
     ``config.guidance == "none"``. Returns a list of ``refinement_iterations`` depth
     maps (B, H, W, 1).
+
+    ``remat_iterations`` (a training switch, not part of the model: not saved): in training,
+    each iteration is rematerialised (gradient checkpointing): only its inputs are kept for
+    the backward pass, which recomputes the rest (``--remat``).
     """
+
+    remat_iterations: bool = False
 
     def __init__(self, config: RSNConfig | dict | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -111,10 +117,17 @@ class RefinementModule(keras.Model):
         # Ground-truth region support is 0 on invalid pixels; a multiplicative update would keep
         # them at 0 for ever, so the coarse depth starts at least 1 cm.
         depth = tf.maximum(tf.cast(coarse_depth, tf.float32), _MIN_DEPTH)
+        remat = self.remat_iterations and training and self.trainable
         outputs = []
         for i in range(self.config.refinement_iterations):
             with tf.name_scope(f"refine_iteration_{i + 1}"):  # names each iteration's ops in profiles
-                depth = self.refine_once(features, depth, guidance, training=training)
+                if remat:
+                    given = (features, depth) if guidance is None else (features, depth, guidance)
+                    depth = rematerialised(
+                        lambda f, d, *g: self.refine_once(f, d, *(g or (None,)), training=True), *given
+                    )
+                else:
+                    depth = self.refine_once(features, depth, guidance, training=training)
             outputs.append(depth)
         return outputs
 
