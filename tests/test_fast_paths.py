@@ -110,7 +110,7 @@ def test_cpu_features_are_read_from_the_flags_line(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ rematerialisation (--remat)
 
 
-def _joint_step(remat: str, calls: list[str]):
+def _joint_step(trunk: bool, refinement: bool, calls: list[str]):
     """Gradients and moving statistics of one training pass of a tiny RSN (both modules), with the
     residual blocks' and the refinement iterations' forward calls counted (at trace time)."""
     from rsn_tf.models import RefinementModule, RegionSupportNetwork, get_preset
@@ -119,7 +119,7 @@ def _joint_step(remat: str, calls: list[str]):
     keras.utils.set_random_seed(3)
     model = RegionSupportNetwork(get_preset("tiny", height=24, width=32))
     model.build()
-    model.rematerialise(remat)
+    model.rematerialise(trunk=trunk, refinement=refinement)
     x = tf.constant(np.random.default_rng(3).uniform(0, 255, (2, 24, 32, 3)).astype(np.float32))
     plain_block, plain_iteration = BasicBlock.call, RefinementModule.refine_once
 
@@ -147,15 +147,15 @@ def _joint_step(remat: str, calls: list[str]):
     return [g.numpy() for g in grads], [v.numpy() for v in statistics], len(model.generation.trunk)
 
 
-@pytest.mark.parametrize("remat", ["trunk", "all"])
-def test_remat_recomputes_in_the_backward_pass_and_gives_the_same_gradients_and_statistics(remat):
+@pytest.mark.parametrize("refinement", [False, True], ids=["trunk", "all"])  # the --remat modes
+def test_remat_recomputes_in_the_backward_pass_and_gives_the_same_gradients_and_statistics(refinement):
     plain_calls, remat_calls = [], []
-    plain_grads, plain_stats, blocks = _joint_step("none", plain_calls)
-    remat_grads, remat_stats, _ = _joint_step(remat, remat_calls)
+    plain_grads, plain_stats, blocks = _joint_step(False, False, plain_calls)
+    remat_grads, remat_stats, _ = _joint_step(True, refinement, remat_calls)
     assert plain_calls.count("block") == blocks and plain_calls.count("iteration") == 3
     # Each rematerialised part runs forward, then once more in the backward pass.
     assert remat_calls.count("block") == 2 * blocks
-    assert remat_calls.count("iteration") == (6 if remat == "all" else 3)
+    assert remat_calls.count("iteration") == (6 if refinement else 3)
     assert len(remat_grads) == len(plain_grads)
     for got, want in zip(remat_grads, plain_grads):  # float noise: the recomputation's sums run in another order
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())

@@ -121,10 +121,13 @@ class RefinementModule(keras.Model):
         outputs = []
         for i in range(self.config.refinement_iterations):
             with tf.name_scope(f"refine_iteration_{i + 1}"):  # names each iteration's ops in profiles
-                if remat:
-                    given = (features, depth) if guidance is None else (features, depth, guidance)
+                # The guidance is an input of the rematerialised call, so its gradient (the semantic
+                # embedding's) flows back; without guidance there is none to pass.
+                if remat and guidance is None:
+                    depth = rematerialised(lambda f, d: self.refine_once(f, d, None, training=True), features, depth)
+                elif remat:
                     depth = rematerialised(
-                        lambda f, d, *g: self.refine_once(f, d, *(g or (None,)), training=True), *given
+                        lambda f, d, g: self.refine_once(f, d, g, training=True), features, depth, guidance
                     )
                 else:
                     depth = self.refine_once(features, depth, guidance, training=training)

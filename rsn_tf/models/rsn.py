@@ -28,9 +28,7 @@ from rsn_tf.models.generation import GenerationModule
 from rsn_tf.models.presets import RSNConfig, get_preset
 from rsn_tf.models.refinement import RefinementModule
 
-__all__ = ["REMAT_MODES", "RegionSupportNetwork"]
-
-REMAT_MODES = ("none", "trunk", "all")
+__all__ = ["RegionSupportNetwork"]
 
 
 @keras.saving.register_keras_serializable(package="rsn_tf")
@@ -86,14 +84,12 @@ class RegionSupportNetwork(keras.Model):
     def freeze_refinement(self, frozen: bool = True) -> None:
         self.refinement.trainable = not frozen
 
-    def rematerialise(self, mode: str) -> None:
-        """Gradient checkpointing in training (``--remat``): ``none``; ``trunk``, the generation
-        module's residual blocks; ``all``, those and each refinement iteration. The weights and
-        the arithmetic are the same; memory is traded for a second forward pass."""
-        if mode not in REMAT_MODES:
-            raise ValueError(f"remat: expected one of {REMAT_MODES}, got {mode!r}")
-        self.generation.remat_trunk = mode in ("trunk", "all")
-        self.refinement.remat_iterations = mode == "all"
+    def rematerialise(self, trunk: bool, refinement: bool) -> None:
+        """Gradient checkpointing in training (``--remat``): the generation module's residual
+        blocks (``trunk``) and each refinement iteration (``refinement``). The weights and the
+        arithmetic are the same; memory is traded for a second forward pass."""
+        self.generation.remat_trunk = trunk
+        self.refinement.remat_iterations = refinement
 
     # ---- forward
     def _guidance(self, inputs: dict, region_support: tf.Tensor) -> tf.Tensor | None:

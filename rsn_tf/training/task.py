@@ -65,7 +65,8 @@ class RSNTask:
             teacher_forcing=self.stage.teacher_forcing,
         )
         model.build()
-        model.rematerialise(self.config.runtime.remat)
+        remat = self.config.runtime.remat
+        model.rematerialise(trunk=remat in ("trunk", "all"), refinement=remat == "all")
         # A module the stage does not run is frozen too, so the optimizer never sees it; --freeze
         # (fine-tuning) freezes one more, and is refused where it would leave nothing to train.
         freeze = self.config.task.freeze
