@@ -14,7 +14,7 @@ SCRIPTS = {
     "rsn-export": ["--model_dir", "--keras_model", "--export_base", "--max_side"],
     "rsn-evaluate": ["--model", "--split", "--crop", "--alignment", "--against", "--figures", "--compare"],
     "rsn-predict": ["--model", "--out", "--fx"],
-    "rsn-ablation": ["--rows", "--out", "--epochs", "--preset", "--config"],
+    "rsn-ablation": ["--rows", "--out", "--epochs", "--preset", "--augment_scale", "--config"],
     "rsn-serve-client": ["--server", "--grpc", "--model"],
     "rsn-synthesize": ["--v2_frames", "--v1_frames", "--size"],
     "rsn-build-dataset": ["--dataset", "--manual_dir", "--download", "--mirror", "--depth_scale"],
@@ -151,3 +151,21 @@ def test_rsn_train_takes_a_deprecated_flag_and_names_the_new_one():
     assert result.returncode == 2  # the bad stage stops it before TensorFlow starts
     assert "--collective_timeout is deprecated; use --collective_timeout_s" in result.stderr
     assert "no_such_stage" in result.stderr
+
+
+def test_rsn_ablation_refuses_to_resume_a_table_with_another_augmentation(tmp_path):
+    # The zoom range is part of a table's budget: rows trained with and without it are not comparable.
+    from rsn_tf import config as config_lib
+    from rsn_tf.cli import ablation, common
+    from rsn_tf.run_dir import RunDir
+
+    out = str(tmp_path / "table")
+    os.makedirs(out)
+    earlier = config_lib.override(config_lib.resolve(purpose="ablation"), {"data.augment_scale": 1.5})
+    config_lib.save_file(earlier, RunDir(out).config_path)
+    ablation._check_budget(out, earlier)  # the same settings resume
+    # Only where the rows' data live may change.
+    ablation._check_budget(out, config_lib.override(earlier, {"data.data_dir": "/elsewhere"}))
+    now = config_lib.override(earlier, {"data.augment_scale": 1.0})
+    with pytest.raises(common.CliError, match=r"--augment_scale=1.0 \(was 1.5\)"):
+        ablation._check_budget(out, now)

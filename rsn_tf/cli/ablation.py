@@ -36,6 +36,7 @@ CONFIG_KEYS = (
     "trainer.steps_per_epoch",
     "data.batch_size",
     "data.eval_batches",
+    "data.augment_scale",
     "trainer.seed",
 )
 # What makes the rows of one table comparable: a resumed run must not change these.
