@@ -24,6 +24,7 @@ from rsn_tf.metrics import MetricConfig
 from rsn_tf.models import RegionSupportNetwork, RSNConfig, get_preset
 from rsn_tf.schedule import StageSpec
 from rsn_tf.training.initialization import check_freeze
+from rsn_tf.training.optimizers import FusedAdam
 
 __all__ = ["RSNTask"]
 
@@ -126,7 +127,7 @@ class RSNTask:
         if opt.optimizer == "momentum":
             return keras.optimizers.SGD(lr, momentum=opt.momentum, **kwargs)
         if opt.optimizer == "adam":
-            return keras.optimizers.Adam(lr, **kwargs)
+            return FusedAdam(lr, **kwargs)  # Keras's Adam, one kernel per variable
         raise ValueError(f"--optimizer={opt.optimizer!r}: expected sgd, momentum or adam")
 
     # ------------------------------------------------------------------ losses
