@@ -365,3 +365,25 @@ def test_mixed_bfloat16_outputs_float32_close_to_float32_model():
     assert np.mean(relative) < 0.03
     with pytest.raises(ValueError, match="precision"):
         set_precision("float8")
+
+
+def test_building_the_network_runs_each_module_once_not_a_symbolic_trace_first(monkeypatch):
+    # The quick start: Keras's default build traces a module's call() symbolically before the
+    # real call; the modules' own build skips that, and every variable still exists.
+    calls = {"generation": 0, "refinement": 0}
+    for name, cls in (("generation", GenerationModule), ("refinement", RefinementModule)):
+        original = cls.call
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "call", counted)
+    model = RegionSupportNetwork(TEST_CONFIG)
+    model.build()
+    assert calls == {"generation": 1, "refinement": 1}
+    # The variables of every sublayer: the generation module by hand (its convs, BN and head).
+    c = TEST_CONFIG.channels
+    assert model.generation.stem.conv.kernel.shape == (7, 7, 3, c(64))
+    assert model.generation.head.kernel.shape == (3, 3, c(32), 1)
+    assert all(layer.built for layer in model._flatten_layers())
