@@ -561,3 +561,42 @@ def test_a_data_row_of_table3_writes_a_report_with_its_protocol_line_and_bad_rep
     again = run_ablation(lambda row: None, [ROWS["baseline2"]], str(tmp_path), lambda: [batch], size=(h, w))
     assert again["baseline2"]["rmse"] == results["baseline2"]["rmse"] > 0
     assert MetricsReport.read(str(old)).protocol_line.startswith("Protocol: ")
+
+
+def test_table3_keeps_each_rows_wall_time_across_a_stop_and_adds_a_cut_off_rows_seconds(tmp_path, monkeypatch):
+    """ablation.json is written after every row, and a row cut off (exit 42) counts the time it took."""
+    from rsn_tf.evaluation.table3 import ROWS, run_ablation, runner
+
+    clock = {"t": 1000.0}
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: clock["t"])
+    targets = region_support(LABELS, DEPTH)
+    batch = {
+        "region_support": targets.region_support[None, ..., None],
+        "depth": DEPTH[None, ..., None],
+        "key": np.array([b"frame_a"]),
+    }
+    rows = [ROWS["baseline2"], ROWS["generation_depth"]]
+    metrics = {}
+
+    class Trainer:
+        def __init__(self, seconds: float, stop: bool):
+            self.seconds, self.stop = seconds, stop
+
+        def run(self, stage):
+            clock["t"] += self.seconds
+            if self.stop:
+                raise SystemExit(42)  # what a preempted rsn-train stage does
+            return {"metrics": metrics}
+
+    summary = tmp_path / "ablation.json"
+    with pytest.raises(SystemExit):
+        run_ablation(lambda row: Trainer(300.0, stop=True), rows, str(tmp_path), lambda: [batch], size=DEPTH.shape)
+    first = json.loads(summary.read_text())
+    assert first["seconds"] == {"baseline2": 0.0}  # the finished row's time survived the stop
+    assert first["cut_off_seconds"] == {"generation_depth": 300.0}
+    metrics.update(first["results"]["baseline2"])  # any complete set of metrics will do for the fake row
+
+    run_ablation(lambda row: Trainer(200.0, stop=False), rows, str(tmp_path), lambda: [batch], size=DEPTH.shape)
+    done = json.loads(summary.read_text())
+    assert done["seconds"] == {"baseline2": 0.0, "generation_depth": 500.0}  # both processes' time
+    assert "cut_off_seconds" not in done and set(done["results"]) == {"baseline2", "generation_depth"}

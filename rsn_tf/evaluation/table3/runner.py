@@ -16,6 +16,7 @@ from rsn_tf.evaluation.table3.baseline2 import ground_truth_region_support_metri
 from rsn_tf.evaluation.table3.claims import check_claims
 from rsn_tf.evaluation.table3.markdown import format_table
 from rsn_tf.evaluation.table3.rows import AblationRow
+from rsn_tf.files import atomic_write_json
 from rsn_tf.metrics import MetricConfig
 from rsn_tf.metrics_report import MetricsReport, MetricsReportError
 from rsn_tf.run_dir import RunDir
@@ -65,9 +66,14 @@ def run_ablation(
     results: dict[str, dict] = {}
     summary = os.path.join(out_dir, "ablation.json")
     timings: dict[str, float] = {}
+    # Seconds already spent on rows that a stop cut off: added to the row's time when it completes,
+    # so that the table's wall time per row and in all counts every process that worked on it.
+    cut_off: dict[str, float] = {}
     if os.path.exists(summary):  # a resumed run keeps the times of the rows it does not run again
         with open(summary) as fh:
-            timings = json.load(fh).get("seconds", {})
+            earlier_summary = json.load(fh)
+        timings = earlier_summary.get("seconds", {})
+        cut_off = earlier_summary.get("cut_off_seconds", {})
     for index, row in enumerate(rows, 1):
         stage = run.stage(row.name)
         earlier = _finished_metrics(row, stage)
@@ -87,11 +93,24 @@ def run_ablation(
             settings = evaluation_settings(dataset, "test", size or (0, 0), metric_config)
             report_for(row.name, settings, keys, metrics).write(stage.metrics_path)
         else:
-            metrics = trainer_factory(row).run(row.stage)["metrics"]
-        timings[row.name] = time.perf_counter() - start
+            try:
+                metrics = trainer_factory(row).run(row.stage)["metrics"]
+            except BaseException:  # preempted (exit 42), interrupted or failed: keep the time it took
+                cut_off[row.name] = cut_off.get(row.name, 0.0) + time.perf_counter() - start
+                _write_summary(out_dir, results, timings, cut_off)
+                raise
+        timings[row.name] = cut_off.pop(row.name, 0.0) + time.perf_counter() - start
         results[row.name] = metrics
-    with open(summary, "w") as fh:
-        json.dump({"results": results, "seconds": timings, "claims": check_claims(results)}, fh, indent=2)
+        _write_summary(out_dir, results, timings, cut_off)  # after every row: a stop loses no finished row's time
+    _write_summary(out_dir, results, timings, cut_off)
+    return results
+
+
+def _write_summary(out_dir: str, results: dict, timings: dict, cut_off: dict) -> None:
+    """ablation.json (results, seconds per row, the claims) and ablation.md, for the rows so far."""
+    document = {"results": results, "seconds": timings, "claims": check_claims(results)}
+    if cut_off:
+        document["cut_off_seconds"] = cut_off
+    atomic_write_json(os.path.join(out_dir, "ablation.json"), document)
     with open(os.path.join(out_dir, "ablation.md"), "w") as fh:
         fh.write(format_table(results) + "\n")
-    return results
