@@ -25,6 +25,7 @@ __all__ = [
     "CropToMatch",
     "SemanticEmbedding",
     "PAPER_PYRAMID_SCALES",
+    "example_image_shape",
 ]
 
 # The pyramid pooling scales of the paper (Section 3.1, Figure 2).
@@ -114,6 +115,20 @@ def rematerialised(fn: Callable[..., tf.Tensor], *inputs: tf.Tensor) -> tf.Tenso
             return fn(*args)
 
     return tf.recompute_grad(forward)(*inputs)
+
+
+def example_image_shape(build_config: dict | None) -> tuple[int, ...] | None:
+    """The image shape a saved module was built with (Keras's build config), unknown sizes made
+    concrete (batch 1, 16 pixels): the shape to call the module on to make its variables again."""
+    if not build_config:
+        return None
+    shape = build_config.get("input_shape")
+    if shape is None:
+        shapes = build_config.get("shapes_dict") or {}
+        shape = shapes.get("image_shape", next(iter(shapes.values()), None))
+    if shape is None:
+        return None
+    return tuple(d if d is not None else (1 if i == 0 else 16) for i, d in enumerate(shape))
 
 
 def batch_norm(name: str) -> BatchNorm:
