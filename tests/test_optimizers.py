@@ -41,11 +41,11 @@ def _adam_by_hand(weights, grads, lrs, b1=0.9, b2=0.999, eps=1e-7):
     return w
 
 
-def _train(optimizer, weights, grads):
+def _train(optimizer, weights, grads, jit_compile: bool = False):
     variables = [keras.Variable(x) for x in weights]
     optimizer.build(variables)
 
-    @tf.function(autograph=False)
+    @tf.function(autograph=False, jit_compile=jit_compile)
     def step(g):
         optimizer.apply(g, variables)
 
@@ -68,6 +68,22 @@ def test_fused_adam_takes_adams_steps(schedule):
         # Each step moves a weight by about lr: the match is to float32 rounding of the weights.
         np.testing.assert_allclose(g.numpy(), w, rtol=0, atol=2e-6)
         assert np.abs(w - w0).max() > 1e-3  # they moved
+
+
+@pytest.mark.parametrize("path", ["xla", "loss_scale", "clipnorm"])
+def test_fused_adam_takes_adams_steps_on_the_trainers_other_paths(path):
+    # jit_compile (--jit_compile), the LossScaleOptimizer that mixed_float16 wraps it in, and --clipnorm.
+    weights, grads = _problem()
+    optimizer = FusedAdam(3e-3, clipnorm=0.5) if path == "clipnorm" else FusedAdam(3e-3)
+    if path == "loss_scale":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=1.0)  # a scale the steps keep
+    applied = grads
+    if path == "clipnorm":  # Keras clips each gradient to norm 0.5 before the update
+        applied = [[g * min(1.0, 0.5 / np.linalg.norm(g)) for g in step] for step in grads]
+        assert any(np.linalg.norm(g) > 1 for step in grads for g in step)  # some are clipped
+    got = _train(optimizer, weights, grads, jit_compile=path == "xla")
+    for g, w in zip(got, _adam_by_hand(weights, applied, [3e-3] * len(grads))):
+        np.testing.assert_allclose(g.numpy(), w, rtol=0, atol=2e-6)
 
 
 def test_checkpoints_of_keras_adam_restore_into_fused_adam_and_continue_alike(tmp_path):
