@@ -86,7 +86,7 @@ def test_fused_adam_takes_adams_steps_on_the_trainers_other_paths(path):
         np.testing.assert_allclose(g.numpy(), w, rtol=0, atol=2e-6)
 
 
-def test_checkpoints_of_keras_adam_restore_into_fused_adam_and_continue_alike(tmp_path):
+def test_checkpoints_of_keras_adam_restore_into_fused_adam_continue_alike_and_go_back(tmp_path):
     weights, grads = _problem(steps=6)
     keras_opt = keras.optimizers.Adam(3e-3)
     variables = _train(keras_opt, weights, grads[:3])
@@ -109,6 +109,15 @@ def test_checkpoints_of_keras_adam_restore_into_fused_adam_and_continue_alike(tm
     want = _adam_by_hand(weights, grads, [3e-3] * len(grads))
     for g, w in zip(restored, want):
         np.testing.assert_allclose(g.numpy(), w, rtol=0, atol=2e-6)
+
+    # And back: FusedAdam's checkpoint restores into Keras's Adam, every slot included.
+    back = tf.train.Checkpoint(optimizer=fused, weights=restored).save(str(tmp_path / "fused"))
+    plain = keras.optimizers.Adam(3e-3)
+    plain.build([keras.Variable(np.zeros_like(x)) for x in weights])
+    tf.train.Checkpoint(optimizer=plain).restore(back).expect_partial().assert_existing_objects_matched()
+    assert int(plain.iterations.numpy()) == 6
+    for a, b in zip(plain.variables, fused.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def _graph_ops(optimizer) -> int:
