@@ -1,9 +1,7 @@
 """Thin entry point, kept for ``python export.py ...``: the same as the ``rsn-export`` console script
 (rsn_tf/cli/export.py)."""
 
-import sys
-
-from rsn_tf.cli.export import main
+from rsn_tf.cli.export import console
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

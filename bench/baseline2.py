@@ -90,4 +90,4 @@ def main(positionals: list[str]) -> int:
 
 if __name__ == "__main__":
     cv2.setNumThreads(1)
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/baseline2.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/baseline2.py"))

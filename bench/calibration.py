@@ -20,7 +20,6 @@ alignment gives, an upper bound that no deployment has).
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 from absl import flags
@@ -109,4 +108,4 @@ def compute_median_scaled(maps: np.ndarray, gt: np.ndarray, config) -> np.ndarra
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/calibration.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/calibration.py"))

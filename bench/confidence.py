@@ -18,7 +18,6 @@ confidence and error of one test frame).
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 from absl import flags
@@ -102,4 +101,4 @@ def main(positionals: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/confidence.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/confidence.py"))

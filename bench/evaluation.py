@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import time
 
@@ -76,4 +75,4 @@ def main(positionals: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/evaluation.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/evaluation.py"))

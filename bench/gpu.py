@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import resource
 import statistics
-import sys
 import time
 
 from absl import flags
@@ -192,4 +191,4 @@ def main(positionals: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/gpu.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/gpu.py"))

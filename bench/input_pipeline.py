@@ -10,7 +10,6 @@ first if it is missing.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 
@@ -74,4 +73,4 @@ def main(positionals: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/input_pipeline.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/input_pipeline.py"))

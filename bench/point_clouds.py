@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 
 import cv2
@@ -187,4 +186,4 @@ def main(positionals: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/point_clouds.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/point_clouds.py"))

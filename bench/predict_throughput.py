@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 
@@ -122,4 +121,4 @@ def main(positionals: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/predict_throughput.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/predict_throughput.py"))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
 import tempfile
 
 import numpy as np
@@ -104,4 +103,4 @@ def main(positionals: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/real_frames.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/real_frames.py"))

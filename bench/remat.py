@@ -143,4 +143,4 @@ def main(positionals: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/remat.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/remat.py"))

@@ -15,7 +15,6 @@ import collections
 import glob
 import os
 import re
-import sys
 import tempfile
 import time
 
@@ -184,4 +183,4 @@ def main(positionals: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/step_profile.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/step_profile.py"))

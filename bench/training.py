@@ -158,4 +158,4 @@ def main(positionals: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/training.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/training.py"))

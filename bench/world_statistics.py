@@ -22,7 +22,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import sys
 import tempfile
 
 import cv2
@@ -163,4 +162,4 @@ def main(positionals: list[str]) -> int:
 
 if __name__ == "__main__":
     cv2.setNumThreads(1)
-    sys.exit(common.run(main, FLAGS, __doc__, program="bench/world_statistics.py"))
+    common.exit_process(common.run(main, FLAGS, __doc__, program="bench/world_statistics.py"))

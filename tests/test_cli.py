@@ -169,3 +169,23 @@ def test_rsn_ablation_refuses_to_resume_a_table_with_another_augmentation(tmp_pa
     now = config_lib.override(earlier, {"data.augment_scale": 1.0})
     with pytest.raises(common.CliError, match=r"--augment_scale=1.0 \(was 1.5\)"):
         ablation._check_budget(out, now)
+
+
+def test_a_console_command_ends_with_its_code_its_output_and_its_exit_handlers(tmp_path):
+    """``exit_process`` skips the interpreter's teardown, not what a normal exit does first: the exit
+    code passes through, output still buffered in a pipe is written, and atexit handlers run. A fresh
+    process: ending it is the behaviour."""
+    marker = tmp_path / "atexit_ran"
+    code = (
+        "import atexit, sys\n"
+        "from rsn_tf.cli.common import exit_process\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        "sys.stdout.write('still buffered')\n"
+        "sys.stderr.write('and this')\n"
+        "exit_process(3)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a pipe: block-buffered
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 3
+    assert result.stdout == "still buffered" and result.stderr == "and this"
+    assert marker.read_text() == "ran"

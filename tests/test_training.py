@@ -335,9 +335,9 @@ def _checkpoint(stage_dir, step: int) -> dict[str, np.ndarray]:
     return {k: reader.get_tensor(k) for k in keys}
 
 
-def _start(cmd, log_path, **env_extra) -> subprocess.Popen:
+def _start(cmd, log_path, cwd=ROOT, **env_extra) -> subprocess.Popen:
     log = open(log_path, "w")
-    return subprocess.Popen(cmd, cwd=ROOT, env=env(**env_extra), stdout=log, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(cmd, cwd=cwd, env=env(**env_extra), stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
 def _wait_for_step(proc, log_path, total: int, at_least: int, timeout: float = 400) -> None:
@@ -439,17 +439,32 @@ def test_linear_then_log_region_loss_in_the_generation_stage():
 # ------------------------------------------------------------------ exact: resume and replay
 
 
+def _tensorboard_scalars(log_dir) -> dict[str, dict[int, float]]:
+    """Every scalar in a TensorBoard log dir, read with TensorFlow's own event reader: tag -> {step: value}."""
+    import tensorflow as tf
+
+    out: dict[str, dict[int, float]] = {}
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                out.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
+    return out
+
+
 @pytest.mark.slow
 @pytest.mark.exact
 def test_a_deterministic_run_resumed_after_sigterm_and_replayed_from_its_config_gives_the_same_model(
     mini_data_dir, tmp_path
 ):
-    """One deterministic run, three ways: straight through; SIGTERM'd (exit 42 at the next step)
-    and resumed; replayed from its config.yaml alone in another directory. Two epochs, so the
-    resumed stream crosses an epoch boundary.
+    """One deterministic run SIGTERM'd (exit 42 at the next step) and resumed, against its replay
+    from config.yaml alone in another directory, run straight through. Two epochs, so the resumed
+    stream crosses an epoch boundary. The two agree only if both the resume and the replay are
+    exact: a resume that restarted the input stream, or a replay that lost a setting, differs from
+    a straight run. Both processes' TensorBoard logs hold every step.
 
-    Subprocesses: the signal and the exit status are the behaviour, and --deterministic sets
-    TF_ENABLE_ONEDNN_OPTS and TF_NUM_INTEROP_THREADS before TensorFlow is imported.
+    Subprocesses: the signal and the exit status are the behaviour, --deterministic sets
+    TF_ENABLE_ONEDNN_OPTS and TF_NUM_INTEROP_THREADS before TensorFlow is imported, and a console
+    command ends without the interpreter's teardown (its logs must be written by then).
     """
     import tensorflow as tf
     import yaml
@@ -463,20 +478,9 @@ def test_a_deterministic_run_resumed_after_sigterm_and_replayed_from_its_config_
     first_cwd, replay_cwd = tmp_path / "one", tmp_path / "two"
     first_cwd.mkdir(), replay_cwd.mkdir()
     # A relative run dir, so that the replay from another directory writes a run of its own.
-    first = run(train_cmd(mini_data_dir, "runs/r", *common), cwd=first_cwd)
-    assert first.returncode == 0, first.stderr[-3000:]
-    config_path = first_cwd / "runs" / "r" / "config.yaml"
-    saved = yaml.safe_load(config_path.read_text())
-    assert saved["task"]["stage"] == "joint" and saved["trainer"]["epochs"] == 2
-    assert saved["optimizer"]["learning_rate"] == 0.002 and saved["data"]["color_jitter"] == 0.1
-    assert saved["data"]["batch_size"] == 4 and saved["trainer"]["seed"] == 4 and saved["trainer"]["export"] is False
-    assert saved["runtime"]["deterministic"] is True
-    assert yaml.safe_load((first_cwd / "runs" / "r" / "joint" / "config.yaml").read_text()) == saved
-
-    # SIGTERM, then the same command again.
-    cmd = train_cmd(mini_data_dir, tmp_path / "model", *common)
+    cmd = train_cmd(mini_data_dir, "runs/r", *common)
     log = tmp_path / "preempted.log"
-    proc = _start(cmd, log)
+    proc = _start(cmd, log, cwd=first_cwd)
     _wait_for_step(proc, log, total, at_least=2)
     proc.send_signal(signal.SIGTERM)
     signalled = time.time()
@@ -487,36 +491,54 @@ def test_a_deterministic_run_resumed_after_sigterm_and_replayed_from_its_config_
     assert seconds < 60, f"took {seconds:.1f} s to save and exit"  # one step and one checkpoint write
     stopped = int(re.search(rf"preempted \(SIGTERM\) at step (\d+) of {total}", text).group(1))
     assert 2 <= stopped < total
-    stage_dir = tmp_path / "model" / "joint"
+    stage_dir = first_cwd / "runs" / "r" / "joint"
     assert tf.train.latest_checkpoint(str(stage_dir)).endswith(f"ckpt-{stopped}")  # saved at that step boundary
     # Not done, so not exportable: a SIGKILL leaves the same state, with the last periodic checkpoint.
     assert not (stage_dir / "metrics.json").exists()
     assert json.loads((stage_dir / "stage.json").read_text())["complete"] is False
-    again = run(cmd)
+    assert set(_tensorboard_scalars(stage_dir / "logs" / "train")["loss/total"]) == set(range(1, stopped + 1))
+    config_path = first_cwd / "runs" / "r" / "config.yaml"
+    saved = yaml.safe_load(config_path.read_text())
+    assert saved["task"]["stage"] == "joint" and saved["trainer"]["epochs"] == 2
+    assert saved["optimizer"]["learning_rate"] == 0.002 and saved["data"]["color_jitter"] == 0.1
+    assert saved["data"]["batch_size"] == 4 and saved["trainer"]["seed"] == 4 and saved["trainer"]["export"] is False
+    assert saved["runtime"]["deterministic"] is True
+    assert yaml.safe_load((stage_dir / "config.yaml").read_text()) == saved
+
+    # The same command again resumes.
+    again = run(cmd, cwd=first_cwd)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert f"from {stage_dir}/ckpt-{stopped} at step {stopped}." in again.stdout
+    assert f"from runs/r/joint/ckpt-{stopped} at step {stopped}." in again.stdout
 
     # The replay: the file alone, no other flag.
     replay = run([sys.executable, os.path.join(ROOT, "train.py"), f"--config={config_path}"], cwd=replay_cwd)
     assert replay.returncode == 0, replay.stderr[-3000:]
     assert yaml.safe_load((replay_cwd / "runs" / "r" / "config.yaml").read_text()) == saved
+    assert "Resuming" not in replay.stdout
 
-    # Exact resume: the input stream restarts where it stopped, so the weights are the straight run's.
-    # Exact replay: --deterministic makes it identical to float noise (bit-identical in every run
-    # measured); 1e-5 is the promise (docs/training.md). With two inter-op threads the weights
+    # Exact resume and replay: --deterministic makes them identical to float noise (bit-identical in
+    # every run measured); 1e-5 is the promise (docs/training.md). With two inter-op threads the weights
     # differed by 1e-5 to 1e-4 relative in 6 of 7 runs, which fails here.
-    expected = _weights(first_cwd / "runs" / "r" / "joint")
-    for name, got in (("resumed", _weights(stage_dir)), ("replayed", _weights(replay_cwd / "runs" / "r" / "joint"))):
-        assert expected.keys() == got.keys() and len(got) > 50
-        for key in expected:
-            np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=f"{name}: {key}")
-    a = json.loads((first_cwd / "runs" / "r" / "joint" / "metrics.json").read_text())
-    b = json.loads((replay_cwd / "runs" / "r" / "joint" / "metrics.json").read_text())
+    replayed_dir = replay_cwd / "runs" / "r" / "joint"
+    expected, got = _weights(replayed_dir), _weights(stage_dir)
+    assert expected.keys() == got.keys() and len(got) > 50
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    a = json.loads((stage_dir / "metrics.json").read_text())
+    b = json.loads((replayed_dir / "metrics.json").read_text())
     assert a["settings"] == b["settings"] and a["metrics"]["num_images"] == b["metrics"]["num_images"]
     for name in METRIC_NAMES:
         assert b["metrics"][name] == pytest.approx(a["metrics"][name], rel=1e-5, abs=1e-9), name
     for term, value in a["training"]["final_losses"].items():
         assert b["training"]["final_losses"][term] == pytest.approx(value, rel=1e-5), term
+
+    # TensorBoard: the two processes' logs together hold every step's scalars, the last step's loss
+    # as metrics.json has it, and the test metrics at the end.
+    train_logs = _tensorboard_scalars(stage_dir / "logs" / "train")
+    assert set(train_logs["loss/total"]) == set(range(1, total + 1))
+    assert train_logs["loss/total"][total] == pytest.approx(a["training"]["final_losses"]["total"], rel=1e-6)
+    eval_logs = _tensorboard_scalars(stage_dir / "logs" / "eval")
+    assert eval_logs["delta1"] == {total: pytest.approx(a["metrics"]["delta1"], rel=1e-6)}
 
 
 # ------------------------------------------------------------------ bad input

@@ -17,7 +17,6 @@ Row definitions: rsn_tf/evaluation/table3/rows.py.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Sequence
 
@@ -207,5 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run(_ablation, FLAGS, __doc__, argv, program="rsn-ablation", errors=(ValueError, FileNotFoundError))
 
 
+console = common.console_entry(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -21,7 +21,6 @@ build a custom config itself).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from absl import flags
@@ -202,5 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run(_build, FLAGS, __doc__, argv, program="rsn-build-dataset", errors=(ValueError, FileNotFoundError))
 
 
+console = common.console_entry(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

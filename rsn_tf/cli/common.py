@@ -14,6 +14,7 @@ as a deprecated alias: ``run`` rewrites it to the new name and says so on stderr
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
 import os
@@ -32,6 +33,8 @@ __all__ = [
     "CliError",
     "new_flag_values",
     "run",
+    "console_entry",
+    "exit_process",
     "define_config_flags",
     "config_from_flags",
     "define_dataclass_flags",
@@ -116,6 +119,36 @@ def run(
         return getattr(error, "exit_code", 2)  # e.g. 42: preempted, the checkpoint is saved
     finally:
         flag_values.unparse_flags()
+
+
+def exit_process(code: int) -> typing.NoReturn:
+    """End this command's process with ``code``, skipping the interpreter's teardown.
+
+    Tearing TensorFlow's objects down at exit took 1.4-2.5 s of every rsn-train process (measured)
+    and writes nothing: each command closes what it writes (the trainer its TensorBoard writers). So
+    the standard streams are flushed and the atexit handlers run (logging's flush among them), as at
+    a normal exit, and then the process ends at once.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing left to save
+            pass
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
+def console_entry(main: Callable[[], int]) -> Callable[[], typing.NoReturn]:
+    """The console script of a CLI's ``main``: run it on this process's command line, then ``exit_process``.
+
+    ``main`` itself returns its exit code, so that tests and other Python code can call it in-process.
+    """
+
+    def console() -> typing.NoReturn:
+        exit_process(main())
+
+    console.__doc__ = f"Run {main.__module__} as this process's command and end the process."
+    return console
 
 
 # TensorFlow's and TFDS's start-up notices that are not the user's business: printed on every start

@@ -13,7 +13,6 @@ TF Serving for that). Bad uploads get a message on the page; the server keeps se
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from absl import flags
@@ -51,5 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run(_serve, FLAGS, __doc__, argv, program="rsn-demo", errors=(ValueError, FileNotFoundError))
 
 
+console = common.console_entry(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

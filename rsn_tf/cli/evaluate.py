@@ -238,5 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run(_evaluate, FLAGS, __doc__, argv, program="rsn-evaluate", errors=(ValueError, FileNotFoundError))
 
 
+console = common.console_entry(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -21,7 +21,6 @@ rsn_tf/serving/litert.py), from the same model; --format=onnx writes
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 
 from absl import flags
@@ -139,5 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run(_export, FLAGS, __doc__, argv, program="rsn-export", errors=(ValueError, FileNotFoundError))
 
 
+console = common.console_entry(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

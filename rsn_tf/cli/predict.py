@@ -43,7 +43,6 @@ nothing skipped, 1 when some inputs were skipped, 2 on a bad flag or model.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Sequence
 
@@ -162,5 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run(_predict, FLAGS, __doc__, argv, program="rsn-predict", errors=(ValueError, FileNotFoundError))
 
 
+console = common.console_entry(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -114,5 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run(_send, FLAGS, __doc__, argv, program="rsn-serve-client")
 
 
+console = common.console_entry(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -9,7 +9,6 @@ files (tfds_nyu/synthetic/simple.py and hard.py say how the scenes of each world
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 
@@ -67,5 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run(_synthesize, FLAGS, __doc__, argv, program="rsn-synthesize", errors=(OSError,))
 
 
+console = common.console_entry(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -20,7 +20,6 @@ over all local GPUs, the default strategy on CPU.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 
 from rsn_tf.cli import common
@@ -120,5 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return common.run(_train, FLAGS, __doc__, argv, program="rsn-train", errors=(ValueError, FileNotFoundError))
 
 
+console = common.console_entry(main)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

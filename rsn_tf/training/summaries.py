@@ -56,3 +56,10 @@ class StageSummaries:
         with self._eval.as_default():
             for name, value in metrics.items():
                 tf.summary.scalar(name, value, step=step)
+
+    def close(self) -> None:
+        """Write out what is queued. Otherwise TF writes it every 2 minutes or when the writer happens to
+        be garbage-collected; a stage's logs are complete when the stage ends, however it ends."""
+        for writer in (self._train, self._eval):
+            if writer is not None:
+                writer.close()

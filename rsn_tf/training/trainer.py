@@ -162,9 +162,13 @@ class Trainer:
         """
         stage = stage_name if isinstance(stage_name, StageSpec) else get_stage(stage_name)
         run = self._set_up(stage)
-        self._restore(run)
-        self._train(run)
-        return self._finish(run)
+        try:
+            self._restore(run)
+            self._train(run)
+            return self._finish(run)
+        finally:  # also when preempted or diverged: the logs up to there are kept
+            if run.summaries is not None:
+                run.summaries.close()
 
     def _set_up(self, stage: StageSpec) -> _StageRun:
         """The task, the step budget, the stage dir, and model, optimizer and checkpoint in the strategy's scope."""
@@ -282,7 +286,6 @@ class Trainer:
                 run.step.assign_add(1)
                 images += batch_size
                 done = current + 1
-                self._check_preempted(run, done, bar)
                 if done % config.trainer.log_every_steps == 0 or done == total_steps:
                     now = time.perf_counter()
                     rate = images / max(now - t_last, 1e-9)
@@ -292,6 +295,8 @@ class Trainer:
                         bar.set_postfix(loss=f"{run.losses['total']:.4f}", img_s=f"{rate:.1f}", epoch=epoch + 1)
                 if bar is not None:
                     bar.update(1)
+                # After the step's scalars: a step taken before the notice is logged like any other.
+                self._check_preempted(run, done, bar)
                 if done % config.trainer.checkpoint_every_steps == 0 or done == total_steps:
                     run.manager.save(checkpoint_number=done)
                 if done % steps_per_epoch == 0 or done == total_steps:
