@@ -81,7 +81,7 @@ def _ablation(positionals: list[str]) -> int:
     if positionals:
         raise common.CliError(f"unexpected argument(s) {positionals}; every option is a --flag")
     from rsn_tf import config as config_lib
-    from rsn_tf.evaluation.table3 import check_claims, format_table, run_ablation, select_rows
+    from rsn_tf.evaluation.table3 import TABLE_FILE, check_claims, format_table, run_ablation, select_rows
 
     if FLAGS.summarise:
         return _summarise(FLAGS.summarise)
@@ -153,7 +153,7 @@ def _ablation(positionals: list[str]) -> int:
     for claim in check_claims(results):
         verdict = {True: "HOLDS", False: "does NOT hold", None: "not tested"}[claim["holds"]]
         print(f"- {claim['claim']}: {verdict} ({claim['detail']})")
-    print(f"\n{len(rows)} row(s) in {time.perf_counter() - start:.0f} s; table in {out}/ablation.md")
+    print(f"\n{len(rows)} row(s) in {time.perf_counter() - start:.0f} s; table in {os.path.join(out, TABLE_FILE)}")
     return 0
 
 
@@ -162,12 +162,12 @@ def _summarise(dirs: list[str]) -> int:
     import json
 
     from rsn_tf import config as config_lib
-    from rsn_tf.evaluation.table3 import format_seed_table, summarise_seeds
+    from rsn_tf.evaluation.table3 import SUMMARY_FILE, format_seed_table, summarise_seeds
     from rsn_tf.run_dir import RunDir
 
     per_seed, budgets = {}, {}
     for out in dirs:
-        summary = os.path.join(out, "ablation.json")
+        summary = os.path.join(out, SUMMARY_FILE)
         if not os.path.exists(summary):
             raise common.CliError(f"--summarise: {summary} does not exist; run rsn-ablation --out={out} first")
         config = config_lib.flatten(config_lib.load_file(RunDir(out).config_path))

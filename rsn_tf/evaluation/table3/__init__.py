@@ -18,9 +18,11 @@ from rsn_tf.evaluation.table3.rows import (
     AblationRow,
     select_rows,
 )
-from rsn_tf.evaluation.table3.runner import run_ablation
+from rsn_tf.evaluation.table3.runner import SUMMARY_FILE, TABLE_FILE, run_ablation
 
 __all__ = [
+    "SUMMARY_FILE",
+    "TABLE_FILE",
     "AblationRow",
     "ROWS",
     "ROW_ORDER",

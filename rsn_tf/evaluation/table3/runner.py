@@ -21,7 +21,11 @@ from rsn_tf.metrics import MetricConfig
 from rsn_tf.metrics_report import MetricsReport, MetricsReportError
 from rsn_tf.run_dir import RunDir
 
-__all__ = ["run_ablation"]
+__all__ = ["run_ablation", "SUMMARY_FILE", "TABLE_FILE"]
+
+# What a table run writes in its out dir (rsn-ablation --summarise reads the first).
+SUMMARY_FILE = "ablation.json"
+TABLE_FILE = "ablation.md"
 
 
 def _finished_metrics(row: AblationRow, stage) -> dict | None:
@@ -64,7 +68,7 @@ def run_ablation(
     os.makedirs(out_dir, exist_ok=True)
     run = RunDir(out_dir)
     results: dict[str, dict] = {}
-    summary = os.path.join(out_dir, "ablation.json")
+    summary = os.path.join(out_dir, SUMMARY_FILE)
     timings: dict[str, float] = {}
     # Seconds already spent on rows that a stop cut off: added to the row's time when it completes,
     # so that the table's wall time per row and in all counts every process that worked on it.
@@ -111,6 +115,6 @@ def _write_summary(out_dir: str, results: dict, timings: dict, cut_off: dict) ->
     document = {"results": results, "seconds": timings, "claims": check_claims(results)}
     if cut_off:
         document["cut_off_seconds"] = cut_off
-    atomic_write_json(os.path.join(out_dir, "ablation.json"), document)
-    with open(os.path.join(out_dir, "ablation.md"), "w") as fh:
+    atomic_write_json(os.path.join(out_dir, SUMMARY_FILE), document)
+    with open(os.path.join(out_dir, TABLE_FILE), "w") as fh:
         fh.write(format_table(results) + "\n")
