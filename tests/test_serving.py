@@ -276,9 +276,11 @@ def test_export_cli_from_a_keras_file_counts_versions_up_refuses_an_overwrite_an
     path = tmp_path / "rsn.keras"
     model.save(path)
     argv = [f"--keras_model={path}", f"--export_base={tmp_path / 'out'}"]
+    # Version 1 is there already (that an empty base gets version 1, the module's `exported` fixture
+    # shows), so the export takes the next version, never the same one; a non-integer name is no version.
+    (tmp_path / "out" / "rsn" / "1").mkdir(parents=True)
+    (tmp_path / "out" / "rsn" / "not-a-version").mkdir()
     assert export_main(argv) == 0
-    assert f"SavedModel written to {tmp_path / 'out' / 'rsn' / '1'}" in capsys.readouterr().out
-    assert export_main(argv) == 0  # the next version, never the same one
     second = tmp_path / "out" / "rsn" / "2"
     assert f"SavedModel written to {second}" in capsys.readouterr().out
     assert export_main([*argv, "--version=2"]) == 2
@@ -286,7 +288,7 @@ def test_export_cli_from_a_keras_file_counts_versions_up_refuses_an_overwrite_an
     (second / "marker").write_text("")
     assert export_main([*argv, "--version=2", "--overwrite"]) == 0
     assert not (second / "marker").exists() and (second / "saved_model.pb").exists()
-    assert sorted(os.listdir(tmp_path / "out" / "rsn")) == ["1", "2"]
+    assert sorted(os.listdir(tmp_path / "out" / "rsn")) == ["1", "2", "not-a-version"]
     assert export_main([f"--model_dir={tmp_path / 'nothing'}"]) == 2
     err = capsys.readouterr().err
     assert "no finished stage" in err and "Traceback" not in err

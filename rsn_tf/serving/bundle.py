@@ -57,20 +57,31 @@ _UNITS = {
 
 
 def signature_specs(saved_model_dir: str) -> dict:
-    """``{signature: {"inputs": {name: {dtype, shape}}, "outputs": {...}}}`` of a written SavedModel."""
-    loaded = tf.saved_model.load(saved_model_dir)
-    specs = {}
-    for name, fn in loaded.signatures.items():
-        inputs = fn.structured_input_signature[1]
-        specs[name] = {
-            "inputs": {k: _spec(v) for k, v in sorted(inputs.items())},
-            "outputs": {k: _spec(v) for k, v in sorted(fn.structured_outputs.items())},
+    """``{signature: {"inputs": {name: {dtype, shape}}, "outputs": {...}}}`` of a written SavedModel.
+
+    Read from its saved_model.pb, what TF Serving and saved_model_cli read, without loading the
+    functions (a load restores and re-traces every one of them)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as fh:
+        proto.ParseFromString(fh.read())
+    (graph,) = [g for g in proto.meta_graphs if "serve" in g.meta_info_def.tags]
+    return {
+        name: {
+            "inputs": {k: _spec(v) for k, v in sorted(signature.inputs.items())},
+            "outputs": {k: _spec(v) for k, v in sorted(signature.outputs.items())},
         }
-    return specs
+        for name, signature in sorted(graph.signature_def.items())
+        if not name.startswith("__")  # TF's internal __saved_model_init_op
+    }
 
 
-def _spec(tensor_spec) -> dict:
-    return {"dtype": tensor_spec.dtype.name, "shape": [-1 if d is None else int(d) for d in tensor_spec.shape]}
+def _spec(tensor_info) -> dict:
+    return {
+        "dtype": tf.dtypes.as_dtype(tensor_info.dtype).name,
+        "shape": [-1 if d.size < 0 else int(d.size) for d in tensor_info.tensor_shape.dim],
+    }
 
 
 def models_config_text(model_name: str, mount_root: str = "/models") -> str:

@@ -61,6 +61,18 @@ class DepthServer:
         self.include_confidence = include_confidence
         self.confidence_signals = confidence_signals
         self.size = (model.config.height, model.config.width)
+        # The network at its own resolution, one graph function that both signatures call: the export
+        # traces the network once instead of once per signature (and per Keras's retracing of each).
+        self._forward = tf.function(
+            self._network,
+            input_signature=[tf.TensorSpec([None, *self.size, 3], tf.float32, name="resized")],
+            autograph=False,
+        )
+
+    def _network(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        if self.include_confidence:  # a second, mirrored pass (rsn_tf/confidence.py)
+            return predict_with_confidence(self.model, x, self.confidence_signals)
+        return self.model(x, training=False)
 
     # ------------------------------------------------------------------ checks
     def _check_batch(self, batch: tf.Tensor, name: str) -> list:
@@ -92,10 +104,7 @@ class DepthServer:
         checks = self._check_batch(shape[0], "images") + self._check_size(shape[1], shape[2], "images")
         with tf.control_dependencies(checks):
             x = tf.image.resize(tf.cast(images, tf.float32), self.size, method="bilinear", antialias=True)
-        if self.include_confidence:  # a second, mirrored pass (rsn_tf/confidence.py)
-            out = predict_with_confidence(self.model, x, self.confidence_signals)
-        else:
-            out = self.model(x, training=False)
+        out = self._forward(x)
         back = lambda t: tf.image.resize(t, shape[1:3], method="bilinear")[..., 0]  # noqa: E731
         result = {"depth": back(out["depth"]), "region_support": back(out["region_support"])}
         if self.include_confidence:
