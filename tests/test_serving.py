@@ -156,6 +156,17 @@ def test_fresh_process_gives_the_keras_models_depth(model, exported, tmp_path):
 
 
 @needs_shared
+def test_both_signatures_share_one_trace_of_the_network_whatever_the_image_size(model):
+    """The network runs at its own resolution, so every request size and both signatures call one
+    traced graph function: an export traces the network once, not once per signature."""
+    server = DepthServer(model, LIMITS)
+    rng = np.random.default_rng(2)
+    for shape in ((1, 30, 40, 3), (2, 97, 131, 3)):
+        tf.function(server.predict)(tf.constant(rng.integers(0, 256, shape, dtype=np.uint8)))
+    tf.function(server.predict_bytes)(tf.constant([png_bytes(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8))]))
+    assert server._forward.experimental_get_tracing_count() == 1
+
+
 def test_real_photos_serve_through_the_bytes_signature(loaded):
     fn = loaded.signatures["predict_image_bytes"]
     for path in REAL_PHOTOS:
