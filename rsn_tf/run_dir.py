@@ -56,6 +56,7 @@ __all__ = [
     "MODEL_CONFIG_FILE",
     "METRICS_FILE",
     "IDENTITY_FILE",
+    "LOGS_DIR",
     "KERAS_WEIGHTS_MEMBER",
     "WORKERS_DIR",
     "MODULES",

@@ -600,3 +600,70 @@ def test_table3_keeps_each_rows_wall_time_across_a_stop_and_adds_a_cut_off_rows_
     done = json.loads(summary.read_text())
     assert done["seconds"] == {"baseline2": 0.0, "generation_depth": 500.0}  # both processes' time
     assert "cut_off_seconds" not in done and set(done["results"]) == {"baseline2", "generation_depth"}
+
+
+def test_an_archived_table_keeps_reports_not_checkpoints_and_a_copy_resumes_without_rerunning_its_rows(tmp_path):
+    """rsn-ablation --archive: per finished row its small files, weights only where later rows start from them."""
+    import shutil
+
+    from rsn_tf.evaluation.table3 import INITIALISING_ROWS, ROWS, SUMMARY_FILE, TABLE_FILE, archive_table, run_ablation
+
+    assert INITIALISING_ROWS == {"baseline1", "refinement_gt"}  # rows.py: _GEN and _B3
+    out, archive, resumed = tmp_path / "out", tmp_path / "archive", tmp_path / "resumed"
+    targets = region_support(LABELS, DEPTH)
+    batch = {
+        "region_support": targets.region_support[None, ..., None],
+        "depth": DEPTH[None, ..., None],
+        "key": np.array([b"frame_a"]),
+    }
+    run_ablation(lambda row: None, [ROWS["baseline2"]], str(out), lambda: [batch], size=DEPTH.shape)
+    report = (out / "baseline2" / "metrics.json").read_text()  # any valid report will do for the trained rows
+    (out / "config.yaml").write_text("trainer: {seed: 0}\n")
+
+    def trained_row(name: str, complete: bool = True) -> None:
+        stage = out / name
+        (stage / "logs" / "train").mkdir(parents=True)
+        (stage / "logs" / "train" / "events.out").write_text("events")
+        (stage / "stage.json").write_text(json.dumps({"name": name, "format_version": 2, "complete": complete}))
+        for name in ("model_config.json", "config.yaml", "generation.weights.h5", "refinement.weights.h5"):
+            (stage / name).write_text(name)
+        for name in ("checkpoint", "ckpt-10.index", "ckpt-10.data-00000-of-00001"):
+            (stage / name).write_text(name)
+        if complete:
+            (stage / "metrics.json").write_text(report)
+
+    for name in ("baseline1", "refinement_gt", "generation_depth"):
+        trained_row(name)
+    trained_row("freeze_refinement", complete=False)  # cut off: nothing to keep yet
+    archive_table(str(out), str(archive), (SUMMARY_FILE, TABLE_FILE))
+
+    small = ("stage.json", "model_config.json", "config.yaml", "metrics.json")
+    weights = ("generation.weights.h5", "refinement.weights.h5")
+    expected = {"ablation.json", "ablation.md", "config.yaml", "baseline2/metrics.json"}
+    expected |= {f"{row}/{name}" for row in ("baseline1", "refinement_gt", "generation_depth") for name in small}
+    expected |= {f"{row}/{name}" for row in ("baseline1", "refinement_gt") for name in weights}
+    assert {str(p.relative_to(archive)) for p in archive.rglob("*") if p.is_file()} == expected
+
+    # The archive put back as --out: its rows are done, weights or not; only the cut-off row runs.
+    shutil.copytree(archive, resumed)
+    ran, archived_after = [], []
+
+    class Trainer:
+        def __init__(self, row):
+            self.row = row
+
+        def run(self, stage):
+            ran.append(self.row.name)
+            return {"metrics": json.loads(report)["metrics"]}
+
+    names = ("baseline1", "generation_depth", "baseline2", "refinement_gt", "freeze_refinement")
+    results = run_ablation(
+        Trainer,
+        [ROWS[n] for n in names],
+        str(resumed),
+        lambda: [batch],
+        size=DEPTH.shape,
+        after_row=lambda: archived_after.append(json.loads((resumed / SUMMARY_FILE).read_text())["results"].keys()),
+    )
+    assert ran == ["freeze_refinement"] and set(results) == set(names)
+    assert len(archived_after) == 1 and "freeze_refinement" in archived_after[0]  # called once its result is saved

@@ -57,6 +57,16 @@ flags.DEFINE_list(
 )
 
 
+flags.DEFINE_string(
+    "archive",
+    None,
+    "After every row, copy the table's evidence to this dir (e.g. docs/ablation/<table>): ablation.json/.md, "
+    "config.yaml and each finished row's manifest, configs and reports, without checkpoints; module weights only "
+    "for the rows later rows start from (baseline1, refinement_gt). A copy of it as --out resumes the table.",
+    flag_values=FLAGS,
+)
+
+
 def _check_budget(out: str, config) -> None:
     """Rows of one table must share one budget: refuse to resume with other settings."""
     from rsn_tf import config as config_lib
@@ -81,7 +91,15 @@ def _ablation(positionals: list[str]) -> int:
     if positionals:
         raise common.CliError(f"unexpected argument(s) {positionals}; every option is a --flag")
     from rsn_tf import config as config_lib
-    from rsn_tf.evaluation.table3 import TABLE_FILE, check_claims, format_table, run_ablation, select_rows
+    from rsn_tf.evaluation.table3 import (
+        SUMMARY_FILE,
+        TABLE_FILE,
+        archive_table,
+        check_claims,
+        format_table,
+        run_ablation,
+        select_rows,
+    )
 
     if FLAGS.summarise:
         return _summarise(FLAGS.summarise)
@@ -139,6 +157,10 @@ def _ablation(positionals: list[str]) -> int:
         builder = prepare_builder(config.data.dataset, config.data.data_dir, config.data.manual_dir)
         return tfds.as_numpy(builder.as_dataset(split="test"))
 
+    def archive() -> None:
+        if FLAGS.archive:
+            archive_table(out, FLAGS.archive, (SUMMARY_FILE, TABLE_FILE))
+
     preset = get_preset(config.model.preset)  # the model's resolution, at which every row is scored
     results = run_ablation(
         trainer_for,
@@ -148,7 +170,9 @@ def _ablation(positionals: list[str]) -> int:
         test_examples=test_examples,
         size=(preset.height, preset.width),
         dataset=config.data.dataset,
+        after_row=archive,
     )
+    archive()  # also when every row was done earlier
     print(f"\n{format_table(results)}\n")
     for claim in check_claims(results):
         verdict = {True: "HOLDS", False: "does NOT hold", None: "not tested"}[claim["holds"]]

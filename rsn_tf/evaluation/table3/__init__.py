@@ -2,10 +2,12 @@
 
 One job per module: ``rows`` (the rows as data and the paper's numbers), ``baseline2`` (the
 rows scored from the data alone), ``claims`` (the paper's three claims and our "guidance
-helps", judged on one run or over seeds), ``markdown`` (the tables) and ``runner``
-(``run_ablation``, driven by rsn-ablation, which passes in the trainers).
+helps", judged on one run or over seeds), ``markdown`` (the tables), ``runner``
+(``run_ablation``, driven by rsn-ablation, which passes in the trainers) and ``archive`` (what a
+table keeps without its checkpoints).
 """
 
+from rsn_tf.evaluation.table3.archive import INITIALISING_ROWS, archive_table
 from rsn_tf.evaluation.table3.baseline2 import ground_truth_region_support_metrics, printed_region_support_metrics
 from rsn_tf.evaluation.table3.claims import CLAIMS, NOISE_STANDARD_ERRORS, check_claims, summarise_seeds
 from rsn_tf.evaluation.table3.markdown import format_seed_table, format_table
@@ -39,4 +41,6 @@ __all__ = [
     "format_table",
     "format_seed_table",
     "run_ablation",
+    "archive_table",
+    "INITIALISING_ROWS",
 ]

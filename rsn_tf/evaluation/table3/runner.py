@@ -21,22 +21,28 @@ from rsn_tf.metrics import MetricConfig
 from rsn_tf.metrics_report import MetricsReport, MetricsReportError
 from rsn_tf.run_dir import RunDir
 
-__all__ = ["run_ablation", "SUMMARY_FILE", "TABLE_FILE"]
+__all__ = ["run_ablation", "finished_metrics", "SUMMARY_FILE", "TABLE_FILE"]
 
 # What a table run writes in its out dir (rsn-ablation --summarise reads the first).
 SUMMARY_FILE = "ablation.json"
 TABLE_FILE = "ablation.md"
 
 
-def _finished_metrics(row: AblationRow, stage) -> dict | None:
+def finished_metrics(row: AblationRow, stage) -> dict | None:
     """The metrics of a row done earlier, or None when it must run.
 
-    A trained row is done when its stage is complete; a data row when its report exists and
-    reads. Data rows written before they carried a protocol line are scored again: that takes
-    seconds, and the new report has the line.
+    A trained row is done when its manifest says complete and its report reads; its weights may
+    be gone (an archived row, rsn-ablation --archive, keeps them only where later rows start
+    from them). A data row is done when its report exists and reads. Data rows written before
+    they carried a protocol line are scored again: that takes seconds, and the new report has the
+    line.
     """
     if row.kind != "data":
-        return MetricsReport.read(stage.metrics_path).metrics if stage.complete else None
+        if not stage.read_manifest().get("complete"):
+            return None
+        if stage.complete or os.path.exists(stage.metrics_path):
+            return MetricsReport.read(stage.metrics_path).metrics
+        return None
     if not os.path.exists(stage.metrics_path):
         return None
     try:
@@ -55,15 +61,17 @@ def run_ablation(
     test_examples: Callable[[], object] | None = None,
     size: tuple[int, int] | None = None,
     dataset: str = "",
+    after_row: Callable[[], None] | None = None,
 ) -> dict[str, dict]:
-    """Run ``rows`` in table order, each once; a row whose stage is complete is not run again.
+    """Run ``rows`` in table order, each once; a row done earlier (``finished_metrics``) is not run again.
 
     ``trainer_factory(row)`` returns a Trainer whose model_dir is ``out_dir`` (every row is a
     stage dir there, so rows initialise from each other) and whose budget is the row's.
     ``eval_batches()`` yields the test split's batches (Baseline2 needs nothing else);
     ``test_examples()`` yields its full-resolution examples and ``size`` is the model's
     (height, width), for the printed Baseline2, which remakes the region support; ``dataset``
-    names the data in the data rows' reports (their protocol line).
+    names the data in the data rows' reports (their protocol line). ``after_row()`` is called
+    after each row that ran, once its results are in ablation.json (rsn-ablation --archive).
     """
     os.makedirs(out_dir, exist_ok=True)
     run = RunDir(out_dir)
@@ -80,7 +88,7 @@ def run_ablation(
         cut_off = earlier_summary.get("cut_off_seconds", {})
     for index, row in enumerate(rows, 1):
         stage = run.stage(row.name)
-        earlier = _finished_metrics(row, stage)
+        earlier = finished_metrics(row, stage)
         if earlier is not None:
             results[row.name] = earlier
             say(f"[{index}/{len(rows)}] {row.title}: done earlier ({stage.path})")
@@ -106,6 +114,8 @@ def run_ablation(
         timings[row.name] = cut_off.pop(row.name, 0.0) + time.perf_counter() - start
         results[row.name] = metrics
         _write_summary(out_dir, results, timings, cut_off)  # after every row: a stop loses no finished row's time
+        if after_row is not None:
+            after_row()
     _write_summary(out_dir, results, timings, cut_off)
     return results
 

@@ -1,0 +1,61 @@
+"""A table's evidence without its checkpoints: what ``rsn-ablation --archive`` keeps after each row.
+
+A seed of Table 3 takes hours of CPU; its run dir holds about 12 MB of checkpoints a row. The
+archive keeps, per finished row, the stage dir's small files (manifest, configs, run identity,
+the metrics reports), and the module weights only of the rows that later rows initialise from
+(Baseline1 and refinement_gt), beside the table's own ablation.json, ablation.md and config.yaml.
+Put back as ``--out``, a copy resumes the table: an archived row counts as done (the runner reads
+its manifest and report), and the rows still to run start from the same weights as the rows
+already run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+
+from rsn_tf.evaluation.table3.rows import ROWS
+from rsn_tf.evaluation.table3.runner import finished_metrics
+from rsn_tf.run_dir import CONFIG_FILE, LOGS_DIR, MODULES, RunDir
+
+__all__ = ["INITIALISING_ROWS", "archive_table"]
+
+# The rows whose weights later rows start from (their stages' init lists).
+INITIALISING_ROWS = frozenset(
+    source for row in ROWS.values() if row.stage for _, sources in row.stage.init for source in sources
+)
+_WEIGHTS_FILES = frozenset(f"{module}.weights.h5" for module in MODULES)
+
+
+def _is_checkpoint_file(name: str) -> bool:
+    return name == "checkpoint" or name.startswith("ckpt-")
+
+
+def archive_table(out_dir: str, archive_dir: str, table_files: Iterable[str]) -> list[str]:
+    """Copy ``out_dir``'s table files and its finished rows' evidence to ``archive_dir``; the paths written.
+
+    Only finished rows are copied (a row cut off has nothing to keep yet); files already in the
+    archive are overwritten, so the archive follows the run.
+    """
+    written: list[str] = []
+    os.makedirs(archive_dir, exist_ok=True)
+    for name in (*table_files, CONFIG_FILE):
+        source = os.path.join(out_dir, name)
+        if os.path.isfile(source):
+            written.append(shutil.copy2(source, os.path.join(archive_dir, name)))
+    run = RunDir(out_dir)
+    for row in ROWS.values():
+        stage = run.stage(row.name)
+        if finished_metrics(row, stage) is None:
+            continue
+        target = os.path.join(archive_dir, row.name)
+        os.makedirs(target, exist_ok=True)
+        for name in sorted(os.listdir(stage.path)):
+            path = os.path.join(stage.path, name)
+            if name == LOGS_DIR or not os.path.isfile(path) or _is_checkpoint_file(name):
+                continue
+            if name in _WEIGHTS_FILES and row.name not in INITIALISING_ROWS:
+                continue
+            written.append(shutil.copy2(path, os.path.join(target, name)))
+    return written
