@@ -64,6 +64,8 @@ __all__ = [
     "RunDir",
     "RunDirError",
     "RunDirNotWritableError",
+    "weights_file",
+    "is_checkpoint_file",
 ]
 
 CONFIG_FILE = "config.yaml"
@@ -80,6 +82,18 @@ MODULES = ("generation", "refinement")
 # 2: "complete", "schedule_rank", "figure_column" and "finished_at" in the manifest. A version-1
 # manifest (the stage's switches only) never says complete, so its stage is not loaded.
 FORMAT_VERSION = 2
+
+
+def weights_file(module: str) -> str:
+    """The file name of a module's weights in a stage dir."""
+    if module not in MODULES:
+        raise ValueError(f"module: expected one of {MODULES}, got {module!r}")
+    return f"{module}.weights.h5"
+
+
+def is_checkpoint_file(name: str) -> bool:
+    """Whether a stage dir's file is tf.train.CheckpointManager's (ckpt-N.*, checkpoint): only resume reads them."""
+    return name == "checkpoint" or name.startswith("ckpt-")
 
 
 class RunDirError(FileNotFoundError):
@@ -127,9 +141,7 @@ class StageDir:
         return os.path.join(self.path, METRICS_FILE)
 
     def weights_path(self, module: str) -> str:
-        if module not in MODULES:
-            raise ValueError(f"module: expected one of {MODULES}, got {module!r}")
-        return os.path.join(self.path, f"{module}.weights.h5")
+        return os.path.join(self.path, weights_file(module))
 
     @property
     def identity_path(self) -> str:

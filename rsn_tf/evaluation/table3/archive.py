@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from rsn_tf.evaluation.table3.rows import ROWS
 from rsn_tf.evaluation.table3.runner import finished_metrics
-from rsn_tf.run_dir import CONFIG_FILE, LOGS_DIR, MODULES, RunDir
+from rsn_tf.run_dir import CONFIG_FILE, LOGS_DIR, MODULES, RunDir, is_checkpoint_file, weights_file
 
 __all__ = ["INITIALISING_ROWS", "archive_table"]
 
@@ -25,11 +25,7 @@ __all__ = ["INITIALISING_ROWS", "archive_table"]
 INITIALISING_ROWS = frozenset(
     source for row in ROWS.values() if row.stage for _, sources in row.stage.init for source in sources
 )
-_WEIGHTS_FILES = frozenset(f"{module}.weights.h5" for module in MODULES)
-
-
-def _is_checkpoint_file(name: str) -> bool:
-    return name == "checkpoint" or name.startswith("ckpt-")
+_WEIGHTS_FILES = frozenset(weights_file(module) for module in MODULES)
 
 
 def archive_table(out_dir: str, archive_dir: str, table_files: Iterable[str]) -> list[str]:
@@ -53,7 +49,7 @@ def archive_table(out_dir: str, archive_dir: str, table_files: Iterable[str]) ->
         os.makedirs(target, exist_ok=True)
         for name in sorted(os.listdir(stage.path)):
             path = os.path.join(stage.path, name)
-            if name == LOGS_DIR or not os.path.isfile(path) or _is_checkpoint_file(name):
+            if name == LOGS_DIR or not os.path.isfile(path) or is_checkpoint_file(name):
                 continue
             if name in _WEIGHTS_FILES and row.name not in INITIALISING_ROWS:
                 continue
