@@ -171,6 +171,15 @@ def test_rsn_ablation_refuses_to_resume_a_table_with_another_augmentation(tmp_pa
         ablation._check_budget(out, now)
 
 
+def test_rsn_ablation_refuses_an_archive_that_is_its_own_out_dir(tmp_path, capsys):
+    from rsn_tf.cli import ablation
+
+    out = str(tmp_path / "table")
+    assert ablation.main([f"--out={out}", f"--archive={out}/.", "--rows=baseline2"]) == 2
+    err = capsys.readouterr().err
+    assert "--archive" in err and "is --out itself" in err and "Traceback" not in err
+
+
 def test_a_console_command_ends_with_its_code_its_output_and_its_exit_handlers(tmp_path):
     """``exit_process`` skips the interpreter's teardown, not what a normal exit does first: the exit
     code passes through, output still buffered in a pipe is written, and atexit handlers run. A fresh

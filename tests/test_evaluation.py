@@ -607,6 +607,7 @@ def test_an_archived_table_keeps_reports_not_checkpoints_and_a_copy_resumes_with
     import shutil
 
     from rsn_tf.evaluation.table3 import INITIALISING_ROWS, ROWS, SUMMARY_FILE, TABLE_FILE, archive_table, run_ablation
+    from rsn_tf.run_dir import RunDir
 
     assert INITIALISING_ROWS == {"baseline1", "refinement_gt"}  # rows.py: _GEN and _B3
     out, archive, resumed = tmp_path / "out", tmp_path / "archive", tmp_path / "resumed"
@@ -629,12 +630,11 @@ def test_an_archived_table_keeps_reports_not_checkpoints_and_a_copy_resumes_with
             (stage / name).write_text(name)
         for name in ("checkpoint", "ckpt-10.index", "ckpt-10.data-00000-of-00001"):
             (stage / name).write_text(name)
-        if complete:
-            (stage / "metrics.json").write_text(report)
+        (stage / "metrics.json").write_text(report)  # the trainer writes the reports, then says complete
 
     for name in ("baseline1", "refinement_gt", "generation_depth"):
         trained_row(name)
-    trained_row("freeze_refinement", complete=False)  # cut off: nothing to keep yet
+    trained_row("freeze_refinement", complete=False)  # cut off before its manifest said complete
     archive_table(str(out), str(archive), (SUMMARY_FILE, TABLE_FILE))
 
     small = ("stage.json", "model_config.json", "config.yaml", "metrics.json")
@@ -667,3 +667,12 @@ def test_an_archived_table_keeps_reports_not_checkpoints_and_a_copy_resumes_with
     )
     assert ran == ["freeze_refinement"] and set(results) == set(names)
     assert len(archived_after) == 1 and "freeze_refinement" in archived_after[0]  # called once its result is saved
+    # Later rows start from the archived weights: the initialising rows are complete stages there.
+    assert all(RunDir(str(resumed)).stage(name).complete for name in INITIALISING_ROWS)
+
+    # An initialising row without its weights runs again (else the later rows would start from random
+    # weights); a row no later row starts from stays done without them.
+    (resumed / "baseline1" / "generation.weights.h5").unlink()
+    ran.clear()
+    run_ablation(Trainer, [ROWS["baseline1"], ROWS["generation_depth"]], str(resumed), lambda: [batch])
+    assert ran == ["baseline1"]

@@ -62,7 +62,7 @@ flags.DEFINE_string(
     None,
     "After every row, copy the table's evidence to this dir (e.g. docs/ablation/<table>): ablation.json/.md, "
     "config.yaml and each finished row's manifest, configs and reports, without checkpoints; module weights only "
-    "for the rows later rows start from (baseline1, refinement_gt). A copy of it as --out resumes the table.",
+    "for the rows later rows start from. A copy of it as --out resumes the table.",
     flag_values=FLAGS,
 )
 
@@ -120,6 +120,8 @@ def _ablation(positionals: list[str]) -> int:
         raise common.CliError(f"--epochs={epochs}: every trained row needs at least one epoch")
     out = config.trainer.model_dir
     _check_budget(out, config)
+    if FLAGS.archive and os.path.abspath(FLAGS.archive) == os.path.abspath(out):
+        raise common.CliError(f"--archive={FLAGS.archive} is --out itself; give the archive a dir of its own")
 
     import keras
     import tensorflow_datasets as tfds

@@ -7,12 +7,13 @@ helps", judged on one run or over seeds), ``markdown`` (the tables), ``runner``
 table keeps without its checkpoints).
 """
 
-from rsn_tf.evaluation.table3.archive import INITIALISING_ROWS, archive_table
+from rsn_tf.evaluation.table3.archive import archive_table
 from rsn_tf.evaluation.table3.baseline2 import ground_truth_region_support_metrics, printed_region_support_metrics
 from rsn_tf.evaluation.table3.claims import CLAIMS, NOISE_STANDARD_ERRORS, check_claims, summarise_seeds
 from rsn_tf.evaluation.table3.markdown import format_seed_table, format_table
 from rsn_tf.evaluation.table3.rows import (
     GUIDED_ROWS,
+    INITIALISING_ROWS,
     NO_GUIDANCE_ROW,
     PAPER_TABLE3,
     ROW_ORDER,

@@ -15,16 +15,13 @@ import os
 import shutil
 from collections.abc import Iterable
 
-from rsn_tf.evaluation.table3.rows import ROWS
+from rsn_tf.evaluation.table3.rows import INITIALISING_ROWS, ROWS
 from rsn_tf.evaluation.table3.runner import finished_metrics
+from rsn_tf.metrics_report import MetricsReportError
 from rsn_tf.run_dir import CONFIG_FILE, LOGS_DIR, MODULES, RunDir, is_checkpoint_file, weights_file
 
-__all__ = ["INITIALISING_ROWS", "archive_table"]
+__all__ = ["archive_table"]
 
-# The rows whose weights later rows start from (their stages' init lists).
-INITIALISING_ROWS = frozenset(
-    source for row in ROWS.values() if row.stage for _, sources in row.stage.init for source in sources
-)
 _WEIGHTS_FILES = frozenset(weights_file(module) for module in MODULES)
 
 
@@ -39,11 +36,14 @@ def archive_table(out_dir: str, archive_dir: str, table_files: Iterable[str]) ->
     for name in (*table_files, CONFIG_FILE):
         source = os.path.join(out_dir, name)
         if os.path.isfile(source):
-            written.append(shutil.copy2(source, os.path.join(archive_dir, name)))
+            written.append(_copy(source, os.path.join(archive_dir, name)))
     run = RunDir(out_dir)
     for row in ROWS.values():
         stage = run.stage(row.name)
-        if finished_metrics(row, stage) is None:
+        try:
+            if finished_metrics(row, stage) is None:
+                continue
+        except MetricsReportError:  # a report that does not read is not evidence: the row runs again
             continue
         target = os.path.join(archive_dir, row.name)
         os.makedirs(target, exist_ok=True)
@@ -53,5 +53,13 @@ def archive_table(out_dir: str, archive_dir: str, table_files: Iterable[str]) ->
                 continue
             if name in _WEIGHTS_FILES and row.name not in INITIALISING_ROWS:
                 continue
-            written.append(shutil.copy2(path, os.path.join(target, name)))
+            written.append(_copy(path, os.path.join(target, name)))
     return written
+
+
+def _copy(source: str, target: str) -> str:
+    """Copy through a temporary file: a machine lost mid-copy leaves the old file, never half a new one."""
+    partial = f"{target}.partial"
+    shutil.copy2(source, partial)
+    os.replace(partial, target)
+    return target

@@ -50,7 +50,16 @@ from rsn_tf.schedule import (
     StageSpec,
 )
 
-__all__ = ["AblationRow", "ROWS", "ROW_ORDER", "PAPER_TABLE3", "GUIDED_ROWS", "NO_GUIDANCE_ROW", "select_rows"]
+__all__ = [
+    "AblationRow",
+    "ROWS",
+    "ROW_ORDER",
+    "INITIALISING_ROWS",
+    "PAPER_TABLE3",
+    "GUIDED_ROWS",
+    "NO_GUIDANCE_ROW",
+    "select_rows",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,6 +178,10 @@ ROWS: dict[str, AblationRow] = {
     )
 }
 ROW_ORDER = tuple(ROWS)
+# The rows whose weights later rows start from (the init lists above): a table keeps their weights.
+INITIALISING_ROWS = frozenset(
+    source for row in ROWS.values() if row.stage for _, sources in row.stage.init for source in sources
+)
 # The refinement rows that differ only in their guidance: the paper's two, and our control.
 GUIDED_ROWS = ("refinement_rs_guidance", "refinement_semantic")
 NO_GUIDANCE_ROW = "refinement_no_guidance"

@@ -15,11 +15,11 @@ from rsn_tf.evaluation.reports import evaluation_settings, report_for
 from rsn_tf.evaluation.table3.baseline2 import ground_truth_region_support_metrics, printed_region_support_metrics
 from rsn_tf.evaluation.table3.claims import check_claims
 from rsn_tf.evaluation.table3.markdown import format_table
-from rsn_tf.evaluation.table3.rows import AblationRow
+from rsn_tf.evaluation.table3.rows import INITIALISING_ROWS, AblationRow
 from rsn_tf.files import atomic_write_json
 from rsn_tf.metrics import MetricConfig
 from rsn_tf.metrics_report import MetricsReport, MetricsReportError
-from rsn_tf.run_dir import RunDir
+from rsn_tf.run_dir import RunDir, StageDir
 
 __all__ = ["run_ablation", "finished_metrics", "SUMMARY_FILE", "TABLE_FILE"]
 
@@ -28,19 +28,20 @@ SUMMARY_FILE = "ablation.json"
 TABLE_FILE = "ablation.md"
 
 
-def finished_metrics(row: AblationRow, stage) -> dict | None:
+def finished_metrics(row: AblationRow, stage: StageDir) -> dict | None:
     """The metrics of a row done earlier, or None when it must run.
 
-    A trained row is done when its manifest says complete and its report reads; its weights may
-    be gone (an archived row, rsn-ablation --archive, keeps them only where later rows start
-    from them). A data row is done when its report exists and reads. Data rows written before
-    they carried a protocol line are scored again: that takes seconds, and the new report has the
-    line.
+    A trained row is done when its manifest says complete and its report exists (it must read:
+    MetricsReportError otherwise). Its weights may be gone (an archived row, rsn-ablation
+    --archive), except for the rows later rows start from (INITIALISING_ROWS): without their
+    weights they run again, rather than let the later rows start from random weights. A data row
+    is done when its report exists and reads; data rows written before they carried a protocol
+    line are scored again: that takes seconds, and the new report has the line.
     """
     if row.kind != "data":
         if not stage.read_manifest().get("complete"):
             return None
-        if stage.complete or os.path.exists(stage.metrics_path):
+        if stage.complete or (row.name not in INITIALISING_ROWS and os.path.exists(stage.metrics_path)):
             return MetricsReport.read(stage.metrics_path).metrics
         return None
     if not os.path.exists(stage.metrics_path):
