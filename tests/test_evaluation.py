@@ -606,7 +606,7 @@ def test_an_archived_table_keeps_reports_not_checkpoints_and_a_copy_resumes_with
     """rsn-ablation --archive: per finished row its small files, weights only where later rows start from them."""
     import shutil
 
-    from rsn_tf.evaluation.table3 import INITIALISING_ROWS, ROWS, SUMMARY_FILE, TABLE_FILE, archive_table, run_ablation
+    from rsn_tf.evaluation.table3 import INITIALISING_ROWS, ROWS, SUMMARY_FILE, archive_table, run_ablation
     from rsn_tf.run_dir import RunDir
 
     assert INITIALISING_ROWS == {"baseline1", "refinement_gt"}  # rows.py: _GEN and _B3
@@ -626,16 +626,16 @@ def test_an_archived_table_keeps_reports_not_checkpoints_and_a_copy_resumes_with
         (stage / "logs" / "train").mkdir(parents=True)
         (stage / "logs" / "train" / "events.out").write_text("events")
         (stage / "stage.json").write_text(json.dumps({"name": name, "format_version": 2, "complete": complete}))
-        for name in ("model_config.json", "config.yaml", "generation.weights.h5", "refinement.weights.h5"):
-            (stage / name).write_text(name)
-        for name in ("checkpoint", "ckpt-10.index", "ckpt-10.data-00000-of-00001"):
-            (stage / name).write_text(name)
+        for file in ("model_config.json", "config.yaml", "generation.weights.h5", "refinement.weights.h5"):
+            (stage / file).write_text(file)
+        for file in ("checkpoint", "ckpt-10.index", "ckpt-10.data-00000-of-00001"):
+            (stage / file).write_text(file)
         (stage / "metrics.json").write_text(report)  # the trainer writes the reports, then says complete
 
     for name in ("baseline1", "refinement_gt", "generation_depth"):
         trained_row(name)
     trained_row("freeze_refinement", complete=False)  # cut off before its manifest said complete
-    archive_table(str(out), str(archive), (SUMMARY_FILE, TABLE_FILE))
+    archive_table(str(out), str(archive))
 
     small = ("stage.json", "model_config.json", "config.yaml", "metrics.json")
     weights = ("generation.weights.h5", "refinement.weights.h5")

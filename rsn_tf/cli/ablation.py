@@ -92,7 +92,6 @@ def _ablation(positionals: list[str]) -> int:
         raise common.CliError(f"unexpected argument(s) {positionals}; every option is a --flag")
     from rsn_tf import config as config_lib
     from rsn_tf.evaluation.table3 import (
-        SUMMARY_FILE,
         TABLE_FILE,
         archive_table,
         check_claims,
@@ -161,7 +160,7 @@ def _ablation(positionals: list[str]) -> int:
 
     def archive() -> None:
         if FLAGS.archive:
-            archive_table(out, FLAGS.archive, (SUMMARY_FILE, TABLE_FILE))
+            archive_table(out, FLAGS.archive)
 
     preset = get_preset(config.model.preset)  # the model's resolution, at which every row is scored
     results = run_ablation(

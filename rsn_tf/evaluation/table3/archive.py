@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
 
 from rsn_tf.evaluation.table3.rows import INITIALISING_ROWS, ROWS
-from rsn_tf.evaluation.table3.runner import finished_metrics
+from rsn_tf.evaluation.table3.runner import SUMMARY_FILE, TABLE_FILE, finished_metrics
 from rsn_tf.metrics_report import MetricsReportError
 from rsn_tf.run_dir import CONFIG_FILE, LOGS_DIR, MODULES, RunDir, is_checkpoint_file, weights_file
 
@@ -25,15 +24,17 @@ __all__ = ["archive_table"]
 _WEIGHTS_FILES = frozenset(weights_file(module) for module in MODULES)
 
 
-def archive_table(out_dir: str, archive_dir: str, table_files: Iterable[str]) -> list[str]:
+def archive_table(out_dir: str, archive_dir: str) -> list[str]:
     """Copy ``out_dir``'s table files and its finished rows' evidence to ``archive_dir``; the paths written.
+
+    The table files are the summary, the Markdown table and the config.
 
     Only finished rows are copied (a row cut off has nothing to keep yet); files already in the
     archive are overwritten, so the archive follows the run.
     """
     written: list[str] = []
     os.makedirs(archive_dir, exist_ok=True)
-    for name in (*table_files, CONFIG_FILE):
+    for name in (SUMMARY_FILE, TABLE_FILE, CONFIG_FILE):
         source = os.path.join(out_dir, name)
         if os.path.isfile(source):
             written.append(_copy(source, os.path.join(archive_dir, name)))
